@@ -1,0 +1,114 @@
+# ngx_personalize: build, test, demo and benchmark.
+#
+#   make            the nginx module and the lmdb-tools, into $(BUILD)/
+#   make test       install what is missing (as root), build, run every test
+#   make demo       build, load the sample profiles, run the demo shop
+#   make bench      benchmark against bare nginx and the peers
+#   make asan       the test suite with the module built under AddressSanitizer
+#
+# NGINX_SRC names a configurable nginx tree; the default is the one that
+# Debian's nginx-dev ships, configured with the flags of the stock nginx.
+
+BUILD     ?= build
+NGINX_SRC ?= /usr/share/nginx/src
+NGINX_BIN ?= /usr/sbin/nginx
+CC        ?= cc
+MODCFLAGS ?=
+
+TOP       := $(CURDIR)
+MODDIR    := ngx_personalize_module
+MODULE    := $(BUILD)/ngx_http_personalize_module.so
+MODSRCS   := $(wildcard $(MODDIR)/*.c $(MODDIR)/*.h) config
+
+TOOLS     := pz-load pz-dump pz-get pz-stat pz-check pz-sign
+TOOLBINS  := $(addprefix $(BUILD)/bin/,$(TOOLS))
+TOOLCOMMON := $(wildcard lmdb-tools/pz_*.c lmdb-tools/pz_*.h) \
+              $(MODDIR)/ngx_personalize_record.c \
+              $(MODDIR)/ngx_personalize_record.h
+TOOLCFLAGS := -O2 -g -Wall -Wextra -Werror -I$(MODDIR) -Ilmdb-tools
+TOOLLIBS  := -llmdb -ljansson -lcrypto
+
+DEB_PKGS  := nginx nginx-dev liblmdb-dev lmdb-utils libjansson-dev \
+             libssl-dev libpcre2-dev zlib1g-dev gcc make perl \
+             clang-14 libclang-rt-14-dev curl
+
+.PHONY: all module tools test unit prove asan fuzz demo bench deps clean
+
+all: module tools
+
+deps:
+	@sh .ci/deps.sh $(DEB_PKGS)
+
+module: $(MODULE)
+
+$(BUILD)/nginx/Makefile: config
+	rm -rf $(BUILD)/nginx
+	mkdir -p $(BUILD)
+	cp -r $(NGINX_SRC) $(BUILD)/nginx
+	cd $(BUILD)/nginx && \
+	    if [ -f conf_flags ]; then . ./conf_flags; else NGX_CONF_FLAGS="--with-compat"; fi; \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" $(if $(MODCFLAGS),--with-cc-opt="$(MODCFLAGS)") \
+	        --add-dynamic-module=$(TOP) > configure.log || \
+	    { cat configure.log; exit 1; }
+
+# bash for the array in conf_flags
+$(BUILD)/nginx/Makefile: SHELL := /bin/bash
+
+$(MODULE): $(BUILD)/nginx/Makefile $(MODSRCS)
+	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
+	cp $(BUILD)/nginx/objs/ngx_http_personalize_module.so $@
+
+tools: $(TOOLBINS)
+
+$(BUILD)/bin/%: lmdb-tools/%.c $(TOOLCOMMON)
+	@mkdir -p $(BUILD)/bin
+	$(CC) $(TOOLCFLAGS) -o $@ $< $(filter %.c,$(TOOLCOMMON)) $(TOOLLIBS)
+
+# C unit tests of the plain-C parts (record format, scanner, ...)
+UNITS := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
+
+$(BUILD)/unit/test_%: t/unit/test_%.c t/unit/unit.h $(wildcard $(MODDIR)/ngx_personalize_*.[ch])
+	@mkdir -p $(BUILD)/unit
+	$(CC) -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined \
+	    -I$(MODDIR) -It/unit -o $@ $< \
+	    $(filter-out %.h,$(wildcard $(MODDIR)/ngx_personalize_*.c))
+
+unit: $(UNITS)
+	@set -e; for u in $(UNITS); do echo "# $$u"; $$u; done
+
+prove: all
+	PZ_BUILD=$(TOP)/$(BUILD) PZ_NGINX=$(NGINX_BIN) prove -r -j2 t/
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) prove
+	$(MAKE) fuzz FUZZ_SECONDS=20
+
+# The same Perl suite with the module under AddressSanitizer: the stock
+# nginx binary runs with the ASan runtime preloaded.
+asan:
+	$(MAKE) BUILD=build-asan MODCFLAGS="-fsanitize=address -fno-omit-frame-pointer" module tools
+	PZ_BUILD=$(TOP)/build-asan PZ_NGINX=$(NGINX_BIN) \
+	    PZ_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
+	    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	    prove -r -j2 t/
+
+FUZZ_SECONDS ?= 60
+FUZZERS := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))
+
+$(BUILD)/fuzz/fuzz_%: t/fuzz/fuzz_%.c $(wildcard $(MODDIR)/ngx_personalize_*.[ch])
+	@mkdir -p $(BUILD)/fuzz
+	clang-14 -O1 -g -fsanitize=fuzzer,address,undefined -I$(MODDIR) -o $@ $< \
+	    $(filter-out %.h,$(wildcard $(MODDIR)/ngx_personalize_*.c))
+
+fuzz: $(FUZZERS)
+	@set -e; for f in $(FUZZERS); do \
+	    echo "# $$f for $(FUZZ_SECONDS)s"; \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$(basename $$f); \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	        $(BUILD)/fuzz/corpus-$$(basename $$f) 2>&1 | tail -n 2; \
+	done
+
+clean:
+	rm -rf build build-asan

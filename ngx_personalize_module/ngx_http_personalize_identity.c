@@ -1,0 +1,1 @@
+#include "ngx_http_personalize.h"
