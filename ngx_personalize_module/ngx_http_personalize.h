@@ -97,4 +97,59 @@ ngx_http_personalize_prefill_t *ngx_http_personalize_prefill_find(
     ngx_http_personalize_decisions_t *d, u_char *name, size_t len);
 
 
+/*
+ * ngx_http_personalize_realtime_module.c: per-visitor counters and recent
+ * values in a shared-memory zone, frequency caps, metrics, preview, trace.
+ * All of these are safe to call when no zone is configured.
+ */
+
+/* the value of a counter declared with personalize_event, as counted by
+ * the visitor's earlier requests: NGX_OK (0 when the visitor has none yet),
+ * NGX_DECLINED when there is no zone, no visitor key or no such event */
+ngx_int_t ngx_http_personalize_counter(ngx_http_request_t *r, u_char *name,
+    size_t len, int64_t *value);
+
+/* the recent values of a personalize_event with push=, most recent first,
+ * copied into r->pool as an array of ngx_str_t: NGX_OK or NGX_DECLINED */
+ngx_int_t ngx_http_personalize_recent(ngx_http_request_t *r, u_char *name,
+    size_t len, ngx_array_t **values);
+
+/* frequency caps (personalize_cap RULE N PERIOD): call cap_allows() before
+ * a rule may win (1: yes, 0: capped; 1 for a rule without a cap) and
+ * cap_record() when it has won; preview requests record nothing */
+ngx_uint_t ngx_http_personalize_cap_allows(ngx_http_request_t *r,
+    u_char *rule, size_t len);
+void ngx_http_personalize_cap_record(ngx_http_request_t *r, u_char *rule,
+    size_t len);
+
+/* metrics: an error of the given kind ("store", "template", ...) */
+void ngx_http_personalize_count_error(ngx_http_request_t *r, char *kind);
+
+/* preview: a request with a valid preview token sees the site as a given
+ * profile id, set of segments or experiment variants */
+typedef struct {
+    ngx_str_t                  experiment;
+    ngx_str_t                  variant;
+} ngx_http_personalize_forced_variant_t;
+
+typedef struct {
+    ngx_str_t                  profile_id;  /* view as this id, or empty */
+    ngx_array_t               *segments;    /* ngx_str_t, replace the
+                                               profile's; or NULL */
+    ngx_array_t               *variants;    /* ..._forced_variant_t,
+                                               or NULL */
+    time_t                     expires;
+} ngx_http_personalize_preview_t;
+
+/* NULL unless the request carries a valid, unexpired preview token */
+ngx_http_personalize_preview_t *ngx_http_personalize_preview(
+    ngx_http_request_t *r);
+
+/* trace: 1 when a trace is collected (preview request, or debug log);
+ * the rules module then reports every rule it considers */
+ngx_uint_t ngx_http_personalize_tracing(ngx_http_request_t *r);
+void ngx_http_personalize_trace(ngx_http_request_t *r, ngx_str_t *slot,
+    ngx_str_t *rule, ngx_uint_t matched, ngx_str_t *why);
+
+
 #endif /* NGX_HTTP_PERSONALIZE_H_INCLUDED_ */
