@@ -24,7 +24,9 @@ TOOLS     := pz-load pz-dump pz-get pz-stat pz-check pz-sign
 TOOLBINS  := $(addprefix $(BUILD)/bin/,$(TOOLS))
 TOOLCOMMON := $(wildcard lmdb-tools/pz_*.c lmdb-tools/pz_*.h) \
               $(MODDIR)/ngx_personalize_record.c \
-              $(MODDIR)/ngx_personalize_record.h
+              $(MODDIR)/ngx_personalize_record.h \
+              $(MODDIR)/ngx_personalize_sign.c \
+              $(MODDIR)/ngx_personalize_sign.h
 TOOLCFLAGS := -O2 -g -Wall -Wextra -Werror -I$(MODDIR) -Ilmdb-tools
 TOOLLIBS  := -llmdb -ljansson -lcrypto
 
@@ -71,7 +73,7 @@ $(BUILD)/unit/test_%: t/unit/test_%.c t/unit/unit.h $(wildcard $(MODDIR)/ngx_per
 	@mkdir -p $(BUILD)/unit
 	$(CC) -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined \
 	    -I$(MODDIR) -It/unit -o $@ $< \
-	    $(filter-out %.h,$(wildcard $(MODDIR)/ngx_personalize_*.c))
+	    $(filter-out %.h,$(wildcard $(MODDIR)/ngx_personalize_*.c)) -lcrypto
 
 unit: $(UNITS)
 	@set -e; for u in $(UNITS); do echo "# $$u"; $$u; done
@@ -100,7 +102,7 @@ FUZZERS := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))
 $(BUILD)/fuzz/fuzz_%: t/fuzz/fuzz_%.c $(wildcard $(MODDIR)/ngx_personalize_*.[ch])
 	@mkdir -p $(BUILD)/fuzz
 	clang-14 -O1 -g -fsanitize=fuzzer,address,undefined -I$(MODDIR) -o $@ $< \
-	    $(filter-out %.h,$(wildcard $(MODDIR)/ngx_personalize_*.c))
+	    $(filter-out %.h,$(wildcard $(MODDIR)/ngx_personalize_*.c)) -lcrypto
 
 fuzz: $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do \
