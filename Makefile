@@ -28,10 +28,10 @@ TOOLCOMMON := $(wildcard lmdb-tools/pz_*.c lmdb-tools/pz_*.h) \
               $(MODDIR)/ngx_personalize_sign.c \
               $(MODDIR)/ngx_personalize_sign.h
 TOOLCFLAGS := -O2 -g -Wall -Wextra -Werror -I$(MODDIR) -Ilmdb-tools
-TOOLLIBS  := -llmdb -ljansson -lcrypto
+TOOLLIBS  := -llmdb -ljansson -lcsv -lcrypto
 
 DEB_PKGS  := nginx nginx-dev liblmdb-dev lmdb-utils libjansson-dev \
-             libssl-dev libpcre2-dev zlib1g-dev gcc make perl \
+             libcsv-dev libssl-dev libpcre2-dev zlib1g-dev gcc make perl \
              clang-14 libclang-rt-14-dev curl
 
 .PHONY: all module tools test unit prove asan fuzz demo bench deps clean
