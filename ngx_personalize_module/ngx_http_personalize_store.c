@@ -1,1 +1,713 @@
-#include "ngx_http_personalize.h"
+/*
+ * ngx_http_personalize_module: the LMDB profile store.
+ *
+ * Every worker opens the environment read-only in init_process (an LMDB
+ * environment must not be opened before fork) and keeps one read
+ * transaction that is renewed for a lookup and reset right after it, so no
+ * snapshot lives across the event loop and the next request sees the last
+ * commit.  What a request needs is copied into its pool.
+ *
+ * A replaced store (a new environment renamed over the configured path) is
+ * noticed by stat()ing PATH/data.mdb every "check" seconds and reopened;
+ * the old environment serves until the new one opened.  A missing or
+ * broken store leaves pages unpersonalized and is retried, and logged,
+ * once per interval.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <lmdb.h>
+
+#include "ngx_http_personalize_core.h"
+
+
+enum {
+    NGX_HTTP_PERSONALIZE_DB_PROFILES = 0,
+    NGX_HTTP_PERSONALIZE_DB_ALIASES,
+    NGX_HTTP_PERSONALIZE_DB_CATALOG,
+    NGX_HTTP_PERSONALIZE_DB_META,
+    NGX_HTTP_PERSONALIZE_DB_N
+};
+
+
+struct ngx_http_personalize_store_s {
+    ngx_str_t                   path;       /* the store directory */
+    ngx_str_t                   data;       /* PATH/data.mdb, NUL ended */
+    time_t                      check;      /* seconds */
+
+    /* per worker, from init_process on */
+    MDB_env                    *env;
+    MDB_txn                    *txn;        /* reset between lookups */
+    MDB_dbi                     dbi[NGX_HTTP_PERSONALIZE_DB_N];
+    ngx_uint_t                  has[NGX_HTTP_PERSONALIZE_DB_N];
+    dev_t                       dev;
+    ino_t                       ino;
+    time_t                      next_check;
+    ngx_log_t                  *log;
+};
+
+
+static ngx_int_t ngx_http_personalize_store_env_open(
+    ngx_http_personalize_store_t *st, ngx_http_personalize_store_t *tmp);
+static void ngx_http_personalize_store_env_close(MDB_env *env, MDB_txn *txn);
+static void ngx_http_personalize_store_refresh(
+    ngx_http_personalize_store_t *st);
+static MDB_txn *ngx_http_personalize_store_begin(ngx_http_request_t *r,
+    ngx_http_personalize_store_t *st);
+static void ngx_http_personalize_store_end(ngx_http_personalize_store_t *st);
+static ngx_int_t ngx_http_personalize_store_get(ngx_http_request_t *r,
+    ngx_http_personalize_store_t *st, MDB_txn *txn, ngx_uint_t db,
+    u_char *key, size_t len, MDB_val *val);
+static void ngx_http_personalize_store_meta(ngx_http_request_t *r,
+    ngx_http_personalize_store_t *st, MDB_txn *txn,
+    ngx_http_personalize_visitor_t *v);
+
+
+static const char  *ngx_http_personalize_db_names[] = {
+    PZ_DB_PROFILES,
+    PZ_DB_ALIASES,
+    PZ_DB_CATALOG,
+    PZ_DB_META
+};
+
+
+/* personalize_store PATH [check=TIME]; */
+
+char *
+ngx_http_personalize_store_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_personalize_main_conf_t *pmcf = conf;
+
+    u_char                        *p;
+    time_t                         check;
+    ngx_str_t                     *value, s;
+    ngx_uint_t                     i;
+    ngx_file_info_t                fi;
+    ngx_http_personalize_store_t  *st;
+
+    if (pmcf->store != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    check = NGX_HTTP_PERSONALIZE_STORE_CHECK;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "check=", 6) == 0) {
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+
+            check = ngx_parse_time(&s, 1);
+
+            if (check == (time_t) NGX_ERROR || check < 1) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid check interval \"%V\" in "
+                                   "personalize_store, expected a time of "
+                                   "at least 1s", &s);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in personalize_store",
+                           &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    st = ngx_pcalloc(cf->pool, sizeof(ngx_http_personalize_store_t));
+    if (st == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    st->path = value[1];
+
+    if (st->path.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "empty path in personalize_store");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &st->path, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* mdb_env_open() wants a C string */
+
+    p = ngx_pnalloc(cf->pool, st->path.len + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(p, st->path.data, st->path.len);
+    p[st->path.len] = '\0';
+    st->path.data = p;
+
+    st->data.len = st->path.len + sizeof("/data.mdb") - 1;
+    st->data.data = ngx_pnalloc(cf->pool, st->data.len + 1);
+    if (st->data.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(st->data.data, "%V/data.mdb%Z", &st->path);
+
+    st->check = check;
+
+    /* a store that appears later is fine: warn, never fail */
+
+    if (ngx_file_info(st->data.data, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, ngx_errno,
+                           "personalize_store \"%V\" is not usable yet: "
+                           ngx_file_info_n " \"%s\" failed; pages stay "
+                           "unpersonalized until it appears",
+                           &st->path, st->data.data);
+    }
+
+    pmcf->store = st;
+
+    return NGX_CONF_OK;
+}
+
+
+/* init_process: open in this worker; a failure is retried later */
+
+ngx_int_t
+ngx_http_personalize_store_open(ngx_cycle_t *cycle,
+    ngx_http_personalize_store_t *st)
+{
+    int                           rc, dead;
+    ngx_http_personalize_store_t  tmp;
+
+    st->log = cycle->log;
+    st->next_check = ngx_time() + st->check;
+
+    if (ngx_http_personalize_store_env_open(st, &tmp) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    /* slots of readers that died without closing (a crashed worker) */
+
+    rc = mdb_reader_check(tmp.env, &dead);
+
+    if (rc != MDB_SUCCESS) {
+        ngx_log_error(NGX_LOG_WARN, st->log, 0,
+                      "mdb_reader_check(\"%s\") failed (%d: %s)",
+                      st->path.data, rc, mdb_strerror(rc));
+
+    } else if (dead) {
+        ngx_log_error(NGX_LOG_INFO, st->log, 0,
+                      "personalize store \"%s\": cleared %d stale readers",
+                      st->path.data, dead);
+    }
+
+    st->env = tmp.env;
+    st->txn = NULL;
+    ngx_memcpy(st->dbi, tmp.dbi, sizeof(st->dbi));
+    ngx_memcpy(st->has, tmp.has, sizeof(st->has));
+    st->dev = tmp.dev;
+    st->ino = tmp.ino;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_personalize_store_close(ngx_http_personalize_store_t *st)
+{
+    ngx_http_personalize_store_env_close(st->env, st->txn);
+
+    st->env = NULL;
+    st->txn = NULL;
+}
+
+
+/*
+ * Opens st->path into tmp: environment, named databases, the file identity
+ * of data.mdb and a check of the meta record.  Logs at warn level.
+ */
+
+static ngx_int_t
+ngx_http_personalize_store_env_open(ngx_http_personalize_store_t *st,
+    ngx_http_personalize_store_t *tmp)
+{
+    int            rc, fd;
+    MDB_txn       *txn;
+    MDB_val        key, val;
+    pz_field_t     f;
+    ngx_uint_t     i;
+    const char    *call;
+    ngx_file_info_t  fi;
+
+    ngx_memzero(tmp, sizeof(ngx_http_personalize_store_t));
+
+    txn = NULL;
+
+    if (ngx_file_info(st->data.data, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_WARN, st->log, ngx_errno,
+                      "personalize store unavailable: "
+                      ngx_file_info_n " \"%s\" failed", st->data.data);
+        return NGX_ERROR;
+    }
+
+    call = "mdb_env_create";
+    rc = mdb_env_create(&tmp->env);
+    if (rc != MDB_SUCCESS) {
+        tmp->env = NULL;
+        goto failed;
+    }
+
+    call = "mdb_env_set_maxdbs";
+    rc = mdb_env_set_maxdbs(tmp->env, PZ_DB_MAX);
+    if (rc != MDB_SUCCESS) {
+        goto failed;
+    }
+
+    /*
+     * MDB_NOTLS: the reader slot belongs to our transaction object, which
+     * is reset and renewed; MDB_NORDAHEAD: lookups are random reads
+     */
+
+    call = "mdb_env_open";
+    rc = mdb_env_open(tmp->env, (char *) st->path.data,
+                      MDB_RDONLY | MDB_NOTLS | MDB_NORDAHEAD, 0644);
+    if (rc != MDB_SUCCESS) {
+        goto failed;
+    }
+
+    /* the file actually opened, not what the path names by now */
+
+    call = "mdb_env_get_fd";
+    rc = mdb_env_get_fd(tmp->env, &fd);
+    if (rc != MDB_SUCCESS) {
+        goto failed;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, st->log, ngx_errno,
+                      ngx_fd_info_n " \"%s\" failed", st->data.data);
+        goto closed;
+    }
+
+    tmp->dev = fi.st_dev;
+    tmp->ino = fi.st_ino;
+
+    call = "mdb_txn_begin";
+    rc = mdb_txn_begin(tmp->env, NULL, MDB_RDONLY, &txn);
+    if (rc != MDB_SUCCESS) {
+        txn = NULL;
+        goto failed;
+    }
+
+    for (i = 0; i < NGX_HTTP_PERSONALIZE_DB_N; i++) {
+        rc = mdb_dbi_open(txn, ngx_http_personalize_db_names[i], 0,
+                          &tmp->dbi[i]);
+
+        if (rc == MDB_NOTFOUND
+            && i != NGX_HTTP_PERSONALIZE_DB_PROFILES
+            && i != NGX_HTTP_PERSONALIZE_DB_META)
+        {
+            continue;
+        }
+
+        if (rc != MDB_SUCCESS) {
+            ngx_log_error(NGX_LOG_WARN, st->log, 0,
+                          "personalize store \"%s\" unusable: "
+                          "mdb_dbi_open(\"%s\") failed (%d: %s)",
+                          st->path.data, ngx_http_personalize_db_names[i],
+                          rc, mdb_strerror(rc));
+            goto closed;
+        }
+
+        tmp->has[i] = 1;
+    }
+
+    /* a store of another format version is not read at all */
+
+    key.mv_data = PZ_META_KEY;
+    key.mv_size = sizeof(PZ_META_KEY) - 1;
+
+    rc = mdb_get(txn, tmp->dbi[NGX_HTTP_PERSONALIZE_DB_META], &key, &val);
+
+    if (rc != MDB_SUCCESS
+        || pz_record_check(val.mv_data, val.mv_size) != PZ_OK
+        || pz_record_find(val.mv_data, val.mv_size, PZ_META_FORMAT,
+                          sizeof(PZ_META_FORMAT) - 1, &f) != PZ_OK
+        || pz_field_num(&f) != PZ_RECORD_VERSION)
+    {
+        ngx_log_error(NGX_LOG_WARN, st->log, 0,
+                      "personalize store \"%s\" unusable: no meta record "
+                      "of format version %d", st->path.data,
+                      PZ_RECORD_VERSION);
+        goto closed;
+    }
+
+    /* commit, not abort: the database handles stay open */
+
+    call = "mdb_txn_commit";
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+
+    if (rc != MDB_SUCCESS) {
+        goto failed;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, st->log, 0,
+                  "personalize store \"%s\" opened", st->path.data);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_log_error(NGX_LOG_WARN, st->log, 0,
+                  "personalize store \"%s\" unusable: %s() failed (%d: %s)",
+                  st->path.data, call, rc, mdb_strerror(rc));
+
+closed:
+
+    ngx_http_personalize_store_env_close(tmp->env, txn);
+    tmp->env = NULL;
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_http_personalize_store_env_close(MDB_env *env, MDB_txn *txn)
+{
+    if (txn != NULL) {
+        mdb_txn_abort(txn);
+    }
+
+    if (env != NULL) {
+        mdb_env_close(env);
+    }
+}
+
+
+/* once per interval: reopen when data.mdb is another file (or was none) */
+
+static void
+ngx_http_personalize_store_refresh(ngx_http_personalize_store_t *st)
+{
+    ngx_file_info_t               fi;
+    ngx_http_personalize_store_t  tmp;
+
+    if (ngx_time() < st->next_check) {
+        return;
+    }
+
+    st->next_check = ngx_time() + st->check;
+
+    if (st->env != NULL) {
+
+        if (ngx_file_info(st->data.data, &fi) == NGX_FILE_ERROR) {
+            /* gone: the open environment still holds the last data */
+            ngx_log_error(NGX_LOG_WARN, st->log, ngx_errno,
+                          ngx_file_info_n " \"%s\" failed, still serving "
+                          "the store opened before", st->data.data);
+            return;
+        }
+
+        if (fi.st_dev == st->dev && fi.st_ino == st->ino) {
+            return;
+        }
+    }
+
+    if (ngx_http_personalize_store_env_open(st, &tmp) != NGX_OK) {
+        return;
+    }
+
+    ngx_http_personalize_store_env_close(st->env, st->txn);
+
+    st->env = tmp.env;
+    st->txn = NULL;
+    ngx_memcpy(st->dbi, tmp.dbi, sizeof(st->dbi));
+    ngx_memcpy(st->has, tmp.has, sizeof(st->has));
+    st->dev = tmp.dev;
+    st->ino = tmp.ino;
+}
+
+
+static MDB_txn *
+ngx_http_personalize_store_begin(ngx_http_request_t *r,
+    ngx_http_personalize_store_t *st)
+{
+    int         rc;
+    ngx_uint_t  tries;
+
+    ngx_http_personalize_store_refresh(st);
+
+    if (st->env == NULL) {
+        return NULL;
+    }
+
+    for (tries = 0; tries < 2; tries++) {
+
+        if (st->txn != NULL) {
+            rc = mdb_txn_renew(st->txn);
+
+        } else {
+            rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->txn);
+            if (rc != MDB_SUCCESS) {
+                st->txn = NULL;
+            }
+        }
+
+        if (rc == MDB_SUCCESS) {
+            return st->txn;
+        }
+
+        if (st->txn != NULL) {
+            mdb_txn_abort(st->txn);
+            st->txn = NULL;
+        }
+
+        if (rc != MDB_MAP_RESIZED) {
+            break;
+        }
+
+        /* the writer grew the map: adopt its size, then try again */
+
+        rc = mdb_env_set_mapsize(st->env, 0);
+
+        if (rc != MDB_SUCCESS) {
+            break;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "personalize store \"%s\": mdb_txn_begin() failed "
+                  "(%d: %s)", st->path.data, rc, mdb_strerror(rc));
+
+    return NULL;
+}
+
+
+static void
+ngx_http_personalize_store_end(ngx_http_personalize_store_t *st)
+{
+    if (st->txn != NULL) {
+        mdb_txn_reset(st->txn);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_personalize_store_get(ngx_http_request_t *r,
+    ngx_http_personalize_store_t *st, MDB_txn *txn, ngx_uint_t db,
+    u_char *key, size_t len, MDB_val *val)
+{
+    int      rc;
+    MDB_val  k;
+
+    if (!st->has[db] || len == 0 || len > PZ_ID_MAX) {
+        return NGX_DECLINED;
+    }
+
+    k.mv_data = key;
+    k.mv_size = len;
+
+    rc = mdb_get(txn, st->dbi[db], &k, val);
+
+    if (rc == MDB_SUCCESS) {
+        return NGX_OK;
+    }
+
+    if (rc != MDB_NOTFOUND) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "personalize store \"%s\": mdb_get(\"%s\") failed "
+                      "(%d: %s)", st->path.data,
+                      ngx_http_personalize_db_names[db], rc,
+                      mdb_strerror(rc));
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_http_personalize_store_meta(ngx_http_request_t *r,
+    ngx_http_personalize_store_t *st, MDB_txn *txn,
+    ngx_http_personalize_visitor_t *v)
+{
+    MDB_val     val;
+    pz_field_t  f;
+
+    if (ngx_http_personalize_store_get(r, st, txn,
+                                       NGX_HTTP_PERSONALIZE_DB_META,
+                                       (u_char *) PZ_META_KEY,
+                                       sizeof(PZ_META_KEY) - 1, &val)
+        != NGX_OK
+        || pz_record_check(val.mv_data, val.mv_size) != PZ_OK)
+    {
+        return;
+    }
+
+    if (pz_record_find(val.mv_data, val.mv_size, PZ_META_GENERATION,
+                       sizeof(PZ_META_GENERATION) - 1, &f) == PZ_OK
+        && f.type == PZ_T_INT)
+    {
+        v->generation = pz_field_num(&f);
+    }
+
+    if (pz_record_find(val.mv_data, val.mv_size, PZ_META_BUILD_TIME,
+                       sizeof(PZ_META_BUILD_TIME) - 1, &f) == PZ_OK
+        && f.type == PZ_T_TIME)
+    {
+        v->build_time = pz_field_num(&f);
+    }
+}
+
+
+/*
+ * The profile of v->id: profiles[id], else aliases[id] -> canonical id ->
+ * profiles[canonical].  Sets v->profile_id, v->record, v->profile_found,
+ * v->generation and v->build_time; all copied into r->main->pool.
+ */
+
+void
+ngx_http_personalize_store_lookup(ngx_http_request_t *r,
+    ngx_http_personalize_store_t *st, ngx_http_personalize_visitor_t *v)
+{
+    int         err;
+    u_char     *p;
+    MDB_txn    *txn;
+    MDB_val     val;
+    ngx_str_t   id;
+    ngx_int_t   rc;
+
+    txn = ngx_http_personalize_store_begin(r, st);
+    if (txn == NULL) {
+        return;
+    }
+
+    ngx_http_personalize_store_meta(r, st, txn, v);
+
+    if (v->id.len == 0) {
+        goto done;
+    }
+
+    id = v->id;
+
+    rc = ngx_http_personalize_store_get(r, st, txn,
+                                        NGX_HTTP_PERSONALIZE_DB_PROFILES,
+                                        id.data, id.len, &val);
+
+    if (rc == NGX_DECLINED) {
+
+        if (ngx_http_personalize_store_get(r, st, txn,
+                                           NGX_HTTP_PERSONALIZE_DB_ALIASES,
+                                           id.data, id.len, &val)
+            != NGX_OK)
+        {
+            goto done;
+        }
+
+        if (val.mv_size == 0 || val.mv_size > PZ_ID_MAX) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "personalize store \"%s\": corrupt alias \"%V\"",
+                          st->path.data, &id);
+            goto done;
+        }
+
+        p = ngx_pnalloc(r->main->pool, val.mv_size);
+        if (p == NULL) {
+            goto done;
+        }
+
+        ngx_memcpy(p, val.mv_data, val.mv_size);
+        id.data = p;
+        id.len = val.mv_size;
+
+        rc = ngx_http_personalize_store_get(r, st, txn,
+                                            NGX_HTTP_PERSONALIZE_DB_PROFILES,
+                                            id.data, id.len, &val);
+        if (rc != NGX_OK) {
+            goto done;
+        }
+    }
+
+    err = pz_record_check(val.mv_data, val.mv_size);
+
+    if (err != PZ_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "personalize store \"%s\": corrupt profile \"%V\" "
+                      "(%s), treated as no profile",
+                      st->path.data, &id, pz_strerror(err));
+        goto done;
+    }
+
+    p = ngx_pnalloc(r->main->pool, val.mv_size);
+    if (p == NULL) {
+        goto done;
+    }
+
+    ngx_memcpy(p, val.mv_data, val.mv_size);
+
+    v->record = p;
+    v->record_len = val.mv_size;
+    v->profile_id = id;
+    v->profile_found = 1;
+
+done:
+
+    ngx_http_personalize_store_end(st);
+}
+
+
+ngx_int_t
+ngx_http_personalize_store_catalog(ngx_http_request_t *r,
+    ngx_http_personalize_store_t *st, u_char *id, size_t len, u_char **rec,
+    size_t *rec_len)
+{
+    int        err;
+    u_char    *p;
+    MDB_txn   *txn;
+    MDB_val    val;
+    ngx_int_t  rc;
+
+    txn = ngx_http_personalize_store_begin(r, st);
+    if (txn == NULL) {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_personalize_store_get(r, st, txn,
+                                        NGX_HTTP_PERSONALIZE_DB_CATALOG,
+                                        id, len, &val);
+    if (rc != NGX_OK) {
+        goto done;
+    }
+
+    err = pz_record_check(val.mv_data, val.mv_size);
+
+    if (err != PZ_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "personalize store \"%s\": corrupt catalog item "
+                      "\"%*s\" (%s)", st->path.data, len, id,
+                      pz_strerror(err));
+        rc = NGX_DECLINED;
+        goto done;
+    }
+
+    p = ngx_pnalloc(r->pool, val.mv_size);
+    if (p == NULL) {
+        rc = NGX_DECLINED;
+        goto done;
+    }
+
+    ngx_memcpy(p, val.mv_data, val.mv_size);
+
+    *rec = p;
+    *rec_len = val.mv_size;
+
+done:
+
+    ngx_http_personalize_store_end(st);
+
+    return rc;
+}
