@@ -78,6 +78,7 @@ typedef struct {
 typedef struct {
     ngx_http_pz_rt_shctx_t        *sh;
     ngx_slab_pool_t               *shpool;
+    ngx_str_t                      name;
     time_t                         expire;
     ngx_http_complex_value_t      *key;       /* key=, or NULL: the visitor */
 } ngx_http_pz_rt_zone_t;
@@ -458,10 +459,10 @@ ngx_http_pz_rt_alloc(ngx_http_pz_rt_zone_t *z, size_t size,
     if (n && now - z->sh->evict_logged >= NGX_HTTP_PZ_RT_EVICT_LOG) {
         z->sh->evict_logged = now;
         ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "personalize_zone%s is full, evicted %ui least "
+                      "personalize_zone \"%V\" is full, evicted %ui least "
                       "recently used visitors (more may follow without "
                       "a log line for %d seconds)",
-                      z->shpool->log_ctx, n, NGX_HTTP_PZ_RT_EVICT_LOG);
+                      &z->name, n, NGX_HTTP_PZ_RT_EVICT_LOG);
     }
 
     return ngx_slab_alloc_locked(z->shpool, size);
@@ -1417,6 +1418,8 @@ ngx_http_pz_rt_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            &name);
         return NGX_CONF_ERROR;
     }
+
+    z->name = name;
 
     rmcf->shm_zone->init = ngx_http_pz_rt_init_zone;
     rmcf->shm_zone->data = z;
