@@ -32,9 +32,11 @@ TOOLLIBS  := -llmdb -ljansson -lcsv -lcrypto
 
 DEB_PKGS  := nginx nginx-dev liblmdb-dev lmdb-utils libjansson-dev \
              libcsv-dev libssl-dev libpcre2-dev zlib1g-dev gcc make perl \
-             clang-14 libclang-rt-14-dev curl
+             clang-14 libclang-rt-14-dev curl chromium nodejs
+# make bench also needs these (wrk, the Lua peer, perf for profiles)
+BENCH_PKGS := wrk libnginx-mod-http-lua linux-perf
 
-.PHONY: all module tools test unit prove asan fuzz demo bench deps clean
+.PHONY: all module tools test unit prove asan fuzz demo bench deps clean e2e-deps
 
 all: module tools
 
@@ -83,9 +85,31 @@ prove: all
 
 test: deps
 	$(MAKE) all
+	$(MAKE) e2e-deps
 	$(MAKE) unit
 	$(MAKE) prove
 	$(MAKE) fuzz FUZZ_SECONDS=20
+
+# The browser test's driver (t/e2e): playwright-core from the lock file; it
+# drives Debian's chromium, so no browser is downloaded.
+e2e-deps: t/e2e/node_modules/.package-lock.json
+
+t/e2e/node_modules/.package-lock.json: t/e2e/package.json t/e2e/package-lock.json
+	@command -v npm >/dev/null || sh .ci/deps.sh npm
+	cd t/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+
+# The demo shop in the foreground on 127.0.0.1:$(DEMO_PORT); Ctrl-C stops it.
+DEMO_PORT ?= 8080
+
+demo: deps
+	$(MAKE) all
+	DEMO_PORT=$(DEMO_PORT) NGINX_BIN=$(NGINX_BIN) sh conf/demo/run.sh $(BUILD)
+
+# The benchmark (bench/bench.pl; BENCH_* variables make a quick run).
+bench: deps
+	@sh .ci/deps.sh $(BENCH_PKGS)
+	$(MAKE) all
+	BUILD=$(BUILD) NGINX_BIN=$(NGINX_BIN) perl bench/bench.pl
 
 # The same Perl suite with the module under AddressSanitizer: the stock
 # nginx binary runs with the ASan runtime preloaded.
