@@ -16,10 +16,6 @@
 #include "ngx_http_personalize.h"
 
 
-/* TEMPORARY until the core module defines it: lets the .so load */
-#pragma weak ngx_http_personalize_visitor
-
-
 #define NGX_HTTP_PZ_RT_COUNTER     1
 #define NGX_HTTP_PZ_RT_RECENT      2
 #define NGX_HTTP_PZ_RT_CAP         3
@@ -678,8 +674,7 @@ ngx_http_pz_rt_key(ngx_http_request_t *r, ngx_http_pz_rt_zone_t *z,
             }
 
         } else {
-            vis = (ngx_http_personalize_visitor != NULL)
-                  ? ngx_http_personalize_visitor(r->main) : NULL;
+            vis = ngx_http_personalize_visitor(r->main);
 
             if (vis != NULL && vis->source != NGX_HTTP_PERSONALIZE_SRC_NONE)
             {
