@@ -43,6 +43,8 @@ die "gen-profiles.pl failed" if $? || $profiles eq '';
 my $dir = $t->dir;
 symlink("$top/conf", "$dir/shop") or die "symlink() failed: $!";
 $t->write_file('profiles.jsonl', $profiles);
+$t->write_file('demo.key', join '', map { sprintf '%02x', int rand 256 } 1 .. 32);
+chmod 0600, "$dir/demo.key";
 
 for my $args (['-s', "$demo/schema.json", "$dir/profiles.jsonl"],
               ['-c', "$demo/catalog.jsonl"])

@@ -22,6 +22,11 @@ done
 mkdir -p "$DIR/tmp"
 ln -sfn "$TOP/conf" "$DIR/shop"
 
+# the key that signs the visitor cookies: made once, kept across runs
+if [ ! -s "$DIR/demo.key" ]; then
+    (umask 077; od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$DIR/demo.key")
+fi
+
 # profiles with dates relative to now, then a fresh store
 perl "$DEMO/gen-profiles.pl" "$DEMO/profiles.jsonl.in" > "$DIR/profiles.jsonl"
 rm -rf "$DIR/store"
@@ -61,7 +66,8 @@ cat <<END
       http://127.0.0.1:$PORT/personas     pick a persona
       http://127.0.0.1:$PORT/             the home page
 
-      curl -s -b pzid=demo-vip http://127.0.0.1:$PORT/ | grep -A2 'id="hero"'
+      curl -s -c jar http://127.0.0.1:$PORT/persona/vip
+      curl -s -b jar http://127.0.0.1:$PORT/ | grep -A2 'id="hero"'
 
   Access log with decisions: $DIR/access.log.  Ctrl-C stops the shop.
 
