@@ -615,7 +615,7 @@ ngx_http_personalize_fingerprint_id(ngx_http_request_t *r,
     ngx_uint_t *consent)
 {
     u_char           *msg, *p;
-    size_t            len;
+    size_t            len, mlen;
     ngx_str_t        *names;
     ngx_uint_t        i, j, k;
     ngx_list_part_t  *part;
@@ -686,6 +686,8 @@ ngx_http_personalize_fingerprint_id(ngx_http_request_t *r,
     *p++ = '|';
     p += ngx_http_personalize_addr_prefix(r, fp, p);
 
+    mlen = p - msg;
+
     len = sizeof(NGX_HTTP_PERSONALIZE_FP_PREFIX) - 1
           + NGX_HTTP_PERSONALIZE_FP_LEN;
 
@@ -697,7 +699,7 @@ ngx_http_personalize_fingerprint_id(ngx_http_request_t *r,
     p = ngx_cpymem(id->data, NGX_HTTP_PERSONALIZE_FP_PREFIX,
                    sizeof(NGX_HTTP_PERSONALIZE_FP_PREFIX) - 1);
 
-    if (pz_mac_b64(pmcf->keys->elts, msg, p - msg, (char *) p,
+    if (pz_mac_b64(pmcf->keys->elts, msg, mlen, (char *) p,
                    NGX_HTTP_PERSONALIZE_FP_LEN)
         != 0)
     {
