@@ -145,7 +145,7 @@ sub load_store {
     my $schema = $self->write_file("load$n/schema.json",
         $JSON->encode($o{schema} || { segments => 'list' }));
     push @args, '-s', $schema;
-    push @args, '--replace' if $o{replace};
+    push @args, '-R' if $o{replace};
     push @args, @{$o{args}} if $o{args};
 
     my @files;
@@ -158,10 +158,10 @@ sub load_store {
     if ($o{catalog}) {
         my $file = $self->write_file("load$n/catalog.jsonl",
             _lines($o{catalog}));
-        my @cargs = ('-d', $store, '-c', $file);
+        my @cargs = ('-d', $store, '-c');
         push @cargs, '-s', $self->write_file("load$n/catalog_schema.json",
             $JSON->encode($o{catalog_schema})) if $o{catalog_schema};
-        ($st, $out) = $self->run_tool('pz-load', @cargs);
+        ($st, $out) = $self->run_tool('pz-load', @cargs, $file);
         die "pz-load @cargs failed ($st): $out" if $st != 0;
     }
 
@@ -624,8 +624,9 @@ Relative to C<dir> unless absolute; directories are created.
 
 =item load_store(\@lines, schema => {...}, catalog => \@lines, catalog_schema => {...}, dir => 'store', replace => 1, args => [...])
 
-Runs C<$PZ_BUILD/bin/pz-load -d STORE -s schema.json [--replace] file>;
-lines are JSON text or hash refs.  The catalog is loaded with C<-c>.
+Runs C<$PZ_BUILD/bin/pz-load -d STORE -s schema.json [-R] file>
+(C<replace> gives C<-R>, a full replace); lines are JSON text or hash refs.
+The catalog is loaded with C<pz-load -d STORE -c [-s catalog_schema] file>.
 Returns the store path; dies with the tool's output on failure.
 
 =item run_tool($name, @args)
