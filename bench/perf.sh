@@ -37,4 +37,4 @@ perf record -q -g -p "$worker" -o "$RUN/perf.data" -- sleep "$SECS" 2>/dev/null
 wait $wrkpid || true
 grep 'Requests/sec' "$RUN/perf-wrk.txt" || cat "$RUN/perf-wrk.txt"
 perf report -i "$RUN/perf.data" --no-children --stdio --percent-limit 0.7 \
-    --sort dso,symbol 2>/dev/null | grep -v '^$' | grep -v '^#' | grep '%' | head -50
+    -g none --sort dso,symbol 2>/dev/null | grep -v '^$' | grep -v '^#' | grep '%' | head -50
