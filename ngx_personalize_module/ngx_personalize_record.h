@@ -61,6 +61,16 @@
 #define PZ_META_FORMAT          "format_version"     /* int */
 #define PZ_META_GENERATION      "generation"         /* int */
 #define PZ_META_BUILD_TIME      "build_time"         /* time */
+#define PZ_META_SCHEMA          "schema"             /* list "name:type" */
+#define PZ_META_CATALOG_SCHEMA  "catalog_schema"     /* list "name:type" */
+#define PZ_FORMAT_VERSION       1
+
+/*
+ * Fields the loader adds to every profile record.  Field names that start
+ * with "_" are reserved for the tools; a schema cannot declare them.
+ */
+#define PZ_FIELD_ALIASES        "_aliases"           /* list of alias ids */
+#define PZ_FIELD_UPDATED_AT     "_updated_at"        /* time of the load */
 
 
 typedef enum {

@@ -1,0 +1,33 @@
+/*
+ * lmdb-tools: the check walker, shared by pz-check and pz-load.
+ */
+
+#ifndef PZ_WALK_H_INCLUDED_
+#define PZ_WALK_H_INCLUDED_
+
+#include <stdarg.h>
+
+#include "pz_tool.h"
+
+
+typedef struct {
+    /* in */
+    int                   full;         /* cross-check aliases both ways */
+    size_t                max_report;   /* problems printed */
+    FILE                 *report;       /* or NULL */
+
+    /* out */
+    size_t                problems;
+    size_t                profiles;
+    size_t                aliases;
+    size_t                catalog;
+    size_t                alias_refs;   /* aliases listed in profiles */
+    pz_meta_t             meta;
+} pz_walk_t;
+
+
+/* 0 after a complete walk (w->problems tells the result), -1 on failure */
+int pz_walk(pz_store_t *st, MDB_txn *txn, pz_walk_t *w);
+
+
+#endif /* PZ_WALK_H_INCLUDED_ */
