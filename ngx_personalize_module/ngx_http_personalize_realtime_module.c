@@ -13,7 +13,7 @@
  * used visitors.  The zone is reused across reloads, like limit_req's.
  */
 
-#include "ngx_http_personalize.h"
+#include "ngx_http_personalize_realtime.h"
 
 
 #define NGX_HTTP_PZ_RT_COUNTER     1
@@ -60,24 +60,14 @@ typedef struct {
 } ngx_http_pz_rt_node_t;
 
 
-typedef struct {
+struct ngx_http_pz_rt_shctx_s {
     ngx_rbtree_t                   rbtree;
     ngx_rbtree_node_t              sentinel;
     ngx_queue_t                    queue;     /* most recently used first */
     ngx_atomic_t                   visitors;
     ngx_atomic_t                   evictions;
     time_t                         evict_logged;
-} ngx_http_pz_rt_shctx_t;
-
-
-/* shm_zone->data */
-typedef struct {
-    ngx_http_pz_rt_shctx_t        *sh;
-    ngx_slab_pool_t               *shpool;
-    ngx_str_t                      name;
-    time_t                         expire;
-    ngx_http_complex_value_t      *key;       /* key=, or NULL: the visitor */
-} ngx_http_pz_rt_zone_t;
+};
 
 
 /* a name that the zone stores: an event counter, a recent list, a cap */
@@ -98,14 +88,6 @@ typedef struct {
     ngx_str_t                      file;
     ngx_uint_t                     line;
 } ngx_http_pz_rt_event_t;
-
-
-typedef struct {
-    ngx_shm_zone_t                *shm_zone;
-    ngx_array_t                    names;     /* ngx_http_pz_rt_name_t */
-    ngx_str_t                      event_file;   /* of the first event */
-    ngx_uint_t                     event_line;
-} ngx_http_pz_rt_main_conf_t;
 
 
 typedef struct {
@@ -193,6 +175,13 @@ static ngx_command_t  ngx_http_personalize_realtime_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE3,
       ngx_http_pz_rt_cap,
       NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("personalize_status"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_pz_status,
+      0,
       0,
       NULL },
 
@@ -776,14 +765,20 @@ ngx_http_pz_rt_log_handler(ngx_http_request_t *r)
     rlcf = ngx_http_get_module_loc_conf(r,
                                         ngx_http_personalize_realtime_module);
 
-    if (rmcf->shm_zone == NULL || rlcf->events == NULL
-        || rlcf->events->nelts == 0)
-    {
+    i = (ngx_http_personalize_preview(r) != NULL);
+
+    if (rmcf->metrics) {
+        ngx_http_pz_metrics_log(r, rmcf, i);
+    }
+
+    if (i) {
+        /* an editor's preview is not the visitor's behaviour */
         return NGX_OK;
     }
 
-    if (ngx_http_personalize_preview(r) != NULL) {
-        /* an editor's preview is not the visitor's behaviour */
+    if (rmcf->shm_zone == NULL || rlcf->events == NULL
+        || rlcf->events->nelts == 0)
+    {
         return NGX_OK;
     }
 
@@ -833,6 +828,15 @@ ngx_http_pz_rt_log_handler(ngx_http_request_t *r)
     }
 
     names = rmcf->names.elts;
+
+    if (rmcf->metrics) {
+        for (i = 0; i < rlcf->events->nelts; i++) {
+            if (fired[i]) {
+                ngx_http_pz_metric(r, "personalize_events_total", "event",
+                                   &names[ev[i].counter].name, NULL, NULL, 1);
+            }
+        }
+    }
     hash = ngx_crc32_short(key.data, key.len);
     now = ngx_time();
 
@@ -1086,6 +1090,11 @@ ngx_http_personalize_cap_allows(ngx_http_request_t *r, u_char *rule,
                    "personalize realtime: cap of \"%*s\" allows: %ui",
                    len, rule, allows);
 
+    if (!allows && rmcf->metrics) {
+        ngx_http_pz_metric(r, "personalize_capped_total", "rule", &nm->name,
+                           NULL, NULL, 1);
+    }
+
     return allows;
 }
 
@@ -1163,6 +1172,28 @@ done:
 void
 ngx_http_personalize_count_error(ngx_http_request_t *r, char *kind)
 {
+    ngx_str_t  k;
+
+    k.data = (u_char *) kind;
+    k.len = ngx_strlen(kind);
+
+    ngx_http_pz_metric(r, "personalize_errors_total", "kind", &k, NULL, NULL,
+                       1);
+}
+
+
+void
+ngx_http_pz_rt_zone_stats(ngx_http_pz_rt_zone_t *z, ngx_uint_t *visitors,
+    ngx_uint_t *evictions, ngx_uint_t *pages, ngx_uint_t *free)
+{
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    *visitors = z->sh->visitors;
+    *evictions = z->sh->evictions;
+    *pages = (z->shpool->end - z->shpool->start) / ngx_pagesize;
+    *free = z->shpool->pfree;
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
 }
 
 
@@ -1824,6 +1855,10 @@ ngx_http_pz_rt_init(ngx_conf_t *cf)
     rmcf = ngx_http_conf_get_module_main_conf(cf,
                                          ngx_http_personalize_realtime_module);
 
+    if (ngx_http_pz_metrics_init(cf, rmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (rmcf->shm_zone == NULL) {
 
         if (rmcf->event_line) {
@@ -1841,7 +1876,9 @@ ngx_http_pz_rt_init(ngx_conf_t *cf)
             return NGX_ERROR;
         }
 
-        return NGX_OK;
+        if (rmcf->metrics == NULL) {
+            return NGX_OK;
+        }
     }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
