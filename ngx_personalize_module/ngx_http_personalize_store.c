@@ -473,6 +473,10 @@ ngx_http_personalize_store_begin(ngx_http_request_t *r,
 
         /* the writer grew the map: adopt its size, then try again */
 
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "personalize store \"%s\": map resized by the "
+                      "writer, adopting the new size", st->path.data);
+
         rc = mdb_env_set_mapsize(st->env, 0);
 
         if (rc != MDB_SUCCESS) {
