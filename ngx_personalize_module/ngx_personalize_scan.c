@@ -181,9 +181,7 @@ pz_scan_feed(pz_scan_t *s, const unsigned char *start, size_t len)
             }
 
             if (ch == 'i' || ch == 'I') {
-                if ((s->flags & PZ_SCAN_INPUTS) && !s->script
-                    && s->slot != SLOT_REPLACE)
-                {
+                if ((s->flags & PZ_SCAN_INPUTS) && !s->script) {
                     s->match = 1;
                     state = sw_input;
                     break;
@@ -620,8 +618,15 @@ pz_scan_finish(pz_scan_t *s)
     }
 
     if (h->event) {
+        if (s->overflow) {
+            h->event(s->data, PZ_SCAN_EV_LONG_SLOT, s->slot_name,
+                     s->slot_len);
+        }
+
         h->event(s->data, PZ_SCAN_EV_UNCLOSED, s->slot_name, s->slot_len);
     }
+
+    s->overflow = 0;
 
     if (s->slot == SLOT_REPLACE) {
         s->slot = 0;
@@ -661,13 +666,14 @@ pz_scan_out(pz_scan_t *s, const u_char_t *p, size_t len, int transient)
             return 0;
         }
 
-        /* the default is too long to hold: it stays */
-
-        if (h->event) {
-            h->event(s->data, PZ_SCAN_EV_LONG_SLOT, s->slot_name, s->slot_len);
-        }
+        /*
+         * The default is too long to hold: it stays.  The event is told
+         * at the end of the slot, where it does not depend on how the
+         * body was split.
+         */
 
         s->slot = SLOT_KEEP;
+        s->overflow = 1;
 
         if (s->hold_len) {
             if (h->emit(s->data, s->hold, s->hold_len, 1) != 0) {
@@ -699,6 +705,15 @@ pz_scan_marker(pz_scan_t *s)
             && s->name_len == s->slot_len
             && memcmp(s->name, s->slot_name, s->name_len) == 0)
         {
+            if (s->overflow) {
+                s->overflow = 0;
+
+                if (h->event) {
+                    h->event(s->data, PZ_SCAN_EV_LONG_SLOT, s->slot_name,
+                             s->slot_len);
+                }
+            }
+
             if (s->slot == SLOT_KEEP) {
                 s->slot = 0;
                 return 0;

@@ -68,8 +68,9 @@ typedef struct {
 /*
  * Callbacks; each returns 0 or a result described above, or PZ_SCAN_ERROR
  * to stop the scan (pz_scan_feed() then returns PZ_SCAN_ERROR).  Only
- * emit is required.  The scanner calls open, replace, input and prompts
- * only while it does not hold output, so their results land in place.
+ * emit is required.  Their results go where the scanner puts them (an
+ * input edit inside a replaced slot goes to the held default).  Events
+ * come in body order, whatever the chunking.
  */
 typedef struct {
     int   (*emit)(void *data, const unsigned char *p, size_t len,
@@ -107,6 +108,7 @@ typedef struct {
     unsigned                  close:1;    /* the marker is a close one */
     unsigned                  script:1;   /* inside <script> */
     unsigned                  prompted:1; /* prompts were placed */
+    unsigned                  overflow:1; /* the slot outgrew the hold */
 
     /* the bytes of a candidate kept from earlier pieces */
     unsigned char            *tag;
