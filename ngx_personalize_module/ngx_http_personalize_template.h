@@ -12,6 +12,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_personalize_record.h"
+
 
 typedef struct ngx_http_personalize_tpl_s  ngx_http_personalize_tpl_t;
 
@@ -33,6 +35,11 @@ ngx_http_personalize_tpl_t *ngx_http_personalize_tpl_inline(ngx_conf_t *cf,
 /* NGX_OK with *out in r->pool, or NGX_ERROR (logged) */
 ngx_int_t ngx_http_personalize_tpl_render(ngx_http_request_t *r,
     ngx_http_personalize_tpl_t *tpl, ngx_str_t *out);
+
+/* a profile field as text into r->pool: numbers and times in their
+ * canonical form ("12.5", "2026-11-23T10:00:00Z"), lists joined with ", " */
+ngx_int_t ngx_http_personalize_field_text(ngx_http_request_t *r,
+    pz_field_t *f, ngx_str_t *out);
 
 
 #endif /* NGX_HTTP_PERSONALIZE_TEMPLATE_H_INCLUDED_ */
