@@ -16,6 +16,8 @@
 #   BENCH_BIG             size of the big page in bytes, 0 skips [1048576]
 #   BENCH_LOADER          1 runs bench/loader.sh (the loader figures) [1]
 #   BENCH_SCENARIOS       comma separated subset of 1..7 [all]
+#   BENCH_REBUILD         1 rebuilds the stores (kept in BUILD/bench/store-N
+#                         between runs while N and the generator stay)
 #
 # Writes build/bench/results.json and build/bench/results.md and prints the
 # table.  Every nginx it starts is stopped at exit, also on Ctrl-C.
@@ -116,9 +118,11 @@ sub store {
     my $dir = "$OUT/store-$n";
     my $stamp = "$dir.stamp";
     my $want = join ' ', $n, (stat "$BENCH/mkprofiles.pl")[9],
-        (stat "$BUILD/bin/pz-load")[9];
+        slurp("$BENCH/schema.json") =~ tr/ \n//dr;
 
-    if (-d $dir && -e $stamp && slurp($stamp) eq $want) {
+    if (-d $dir && -e $stamp && slurp($stamp) eq $want
+        && !$ENV{BENCH_REBUILD})
+    {
         note("store of $n profiles: reused $dir");
         return $dir;
     }
