@@ -49,8 +49,12 @@ static ngx_int_t ngx_http_personalize_init_process(ngx_cycle_t *cycle);
 static void ngx_http_personalize_exit_process(ngx_cycle_t *cycle);
 
 
-static ngx_conf_num_bounds_t  ngx_http_personalize_ttl_bounds = {
-    ngx_conf_check_num_bounds, 1, 10 * 365 * 86400
+static char *ngx_http_personalize_check_ttl(ngx_conf_t *cf, void *post,
+    void *data);
+
+
+static ngx_conf_post_t  ngx_http_personalize_ttl_post = {
+    ngx_http_personalize_check_ttl
 };
 
 
@@ -75,7 +79,7 @@ static ngx_command_t  ngx_http_personalize_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_personalize_main_conf_t, sign_ttl),
-      &ngx_http_personalize_ttl_bounds },
+      &ngx_http_personalize_ttl_post },
 
     { ngx_string("personalize_identity"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF
@@ -543,6 +547,19 @@ ngx_http_personalize_signed_id(ngx_http_request_t *r,
     *out = ctx->signed_id;
 
     return NGX_OK;
+}
+
+
+static char *
+ngx_http_personalize_check_ttl(ngx_conf_t *cf, void *post, void *data)
+{
+    time_t  *ttl = data;
+
+    if (*ttl < 1 || *ttl > 10 * 365 * 86400) {
+        return "must be between 1s and 3650d";
+    }
+
+    return NGX_CONF_OK;
 }
 
 
