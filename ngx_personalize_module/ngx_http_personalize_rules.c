@@ -295,6 +295,12 @@ ngx_module_t  ngx_http_personalize_rules_module = {
 };
 
 
+/* data of ngx_http_personalize_slot_variable() */
+#define NGX_HTTP_PZ_VAR_SLOT_RULE     0
+#define NGX_HTTP_PZ_VAR_SLOT_BLOCK    1
+#define NGX_HTTP_PZ_VAR_PREFILL       2
+#define NGX_HTTP_PZ_VAR_PROMPT_HTML   3
+
 /* data of ngx_http_personalize_list_variable() */
 #define NGX_HTTP_PZ_VAR_EXPERIMENTS   0
 #define NGX_HTTP_PZ_VAR_PROMPTS       1
@@ -308,7 +314,20 @@ static ngx_http_variable_t  ngx_http_personalize_rules_vars[] = {
       ngx_http_personalize_variant_variable, 0, NGX_HTTP_VAR_PREFIX, 0 },
 
     { ngx_string("personalize_slot_"), NULL,
-      ngx_http_personalize_slot_variable, 0, NGX_HTTP_VAR_PREFIX, 0 },
+      ngx_http_personalize_slot_variable, NGX_HTTP_PZ_VAR_SLOT_RULE,
+      NGX_HTTP_VAR_PREFIX, 0 },
+
+    { ngx_string("personalize_block_"), NULL,
+      ngx_http_personalize_slot_variable, NGX_HTTP_PZ_VAR_SLOT_BLOCK,
+      NGX_HTTP_VAR_PREFIX, 0 },
+
+    { ngx_string("personalize_prefill_"), NULL,
+      ngx_http_personalize_slot_variable, NGX_HTTP_PZ_VAR_PREFILL,
+      NGX_HTTP_VAR_PREFIX, 0 },
+
+    { ngx_string("personalize_prompt_html"), NULL,
+      ngx_http_personalize_slot_variable, NGX_HTTP_PZ_VAR_PROMPT_HTML,
+      0, 0 },
 
     { ngx_string("personalize_experiments"), NULL,
       ngx_http_personalize_list_variable, NGX_HTTP_PZ_VAR_EXPERIMENTS, 0, 0 },
@@ -2604,16 +2623,24 @@ ngx_http_personalize_variant_variable(ngx_http_request_t *r,
 }
 
 
+/*
+ * $personalize_slot_<slot> (the winning rule), $personalize_block_<slot>
+ * (its rendered block), $personalize_prefill_<input> (the raw value) and
+ * $personalize_prompt_html: the decisions for logs, headers and SSI
+ */
+
 static ngx_int_t
 ngx_http_personalize_slot_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t                             *name;
+    u_char                                *p;
+    size_t                                 len, skip;
+    ngx_str_t                             *name, *val;
     ngx_uint_t                             i;
+    ngx_http_personalize_prefill_t        *pf;
     ngx_http_personalize_decisions_t      *d;
     ngx_http_personalize_slot_decision_t  *sd;
 
-    name = (ngx_str_t *) data;
     v->not_found = 1;
 
     d = ngx_http_personalize_decide(r);
@@ -2622,22 +2649,55 @@ ngx_http_personalize_slot_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    val = NULL;
+
+    if (data == NGX_HTTP_PZ_VAR_PROMPT_HTML) {
+        val = &d->prompts;
+        goto found;
+    }
+
+    name = (ngx_str_t *) data;
+    skip = (name->data[12] == 's') ? sizeof("personalize_slot_") - 1
+           : (name->data[12] == 'b') ? sizeof("personalize_block_") - 1
+           : sizeof("personalize_prefill_") - 1;
+    p = name->data + skip;
+    len = name->len - skip;
+
+    if (name->data[12] == 'p') {
+        pf = d->prefills.elts;
+
+        for (i = 0; i < d->prefills.nelts; i++) {
+            if (ngx_http_personalize_name_eq(&pf[i].input, p, len)) {
+                val = &pf[i].value;
+                break;
+            }
+        }
+
+        goto found;
+    }
+
     sd = d->slots.elts;
 
     for (i = 0; i < d->slots.nelts; i++) {
         if (sd[i].rule.len
-            && ngx_http_personalize_name_eq(&sd[i].slot,
-                              name->data + sizeof("personalize_slot_") - 1,
-                              name->len - (sizeof("personalize_slot_") - 1)))
+            && ngx_http_personalize_name_eq(&sd[i].slot, p, len))
         {
-            v->data = sd[i].rule.data;
-            v->len = sd[i].rule.len;
-            v->valid = 1;
-            v->no_cacheable = 0;
-            v->not_found = 0;
+            val = (name->data[12] == 's') ? &sd[i].rule : &sd[i].content;
             break;
         }
     }
+
+found:
+
+    if (val == NULL || val->len == 0) {
+        return NGX_OK;
+    }
+
+    v->data = val->data;
+    v->len = val->len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
 
     return NGX_OK;
 }
