@@ -24,11 +24,14 @@
  * SIGINT and SIGTERM abort the transaction; the store stays as it was.
  */
 
+#define _GNU_SOURCE
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -49,7 +52,7 @@
 #define PZ_MODE_RETAIN          3
 
 /* a replace build commits this often; readers do not see it anyway */
-#define PZ_REPLACE_TXN_ROWS     100000
+#define PZ_REPLACE_TXN_ROWS     10000
 
 #define PZ_LINE_MAX             (16 * 1024 * 1024)
 
@@ -58,7 +61,80 @@
 #define PZ_ROW_FATAL            -1
 
 
+/* the JSON pipeline */
+
+#define PZ_PIPE_BLOCKS          8
+#define PZ_PIPE_CHUNK           (1024 * 1024)
+#define PZ_PIPE_THREADS         8
+
 typedef struct {
+    uint64_t              seq;
+    int                   full;         /* parsed, for the writer */
+    unsigned long         first_line;
+    char                 *in;
+    size_t                in_len;
+    size_t                in_cap;
+    unsigned char        *out;
+    size_t                out_len;
+    size_t                out_cap;
+} pz_block_t;
+
+typedef struct pz_load_s  pz_load_t;
+
+typedef struct {
+    pthread_mutex_t       mu;
+    pthread_cond_t        cv_slot;      /* the writer freed a block */
+    pthread_cond_t        cv_full;      /* a parser filled a block */
+    pz_block_t            blocks[PZ_PIPE_BLOCKS];
+    uint64_t              next_seq;     /* next block to read */
+    uint64_t              consumed;     /* next block to write */
+    FILE                 *in;
+    unsigned long         line;         /* lines read */
+    char                 *carry;        /* a line cut by a chunk */
+    size_t                carry_len;
+    size_t                carry_cap;
+    int                   eof;
+    int                   stop;
+    int                   error;
+    int                   read_errno;
+    unsigned long         too_long;
+    pz_load_t            *ld;
+} pz_pipe_t;
+
+
+/* the alias sorter of a replace */
+
+#define PZ_SORT_MEM             (64 * 1024 * 1024)
+#define PZ_SORT_RUNS            256
+#define PZ_SENT_HDR             10      /* u16 alias, u16 id, u32 line,
+                                           u16 file */
+#define PZ_SENT_MAX             (PZ_SENT_HDR + 2 * PZ_ID_MAX)
+
+typedef struct {
+    uint64_t              prefix;       /* first 8 alias bytes, big end */
+    uint32_t              off;
+    uint32_t              pad;
+} pz_sent_t;
+
+typedef struct {
+    unsigned char        *buf;
+    size_t                len;
+    pz_sent_t            *ents;
+    size_t                n;
+    size_t                ents_cap;
+    FILE                 *runs[PZ_SORT_RUNS];
+    unsigned char        *heads[PZ_SORT_RUNS];
+    int                   nruns;
+    unsigned char         prev[PZ_ID_MAX];
+    size_t                prev_len;
+    unsigned char         prev_id[PZ_ID_MAX];
+    size_t                prev_id_len;
+} pz_sorter_t;
+
+static const unsigned char  *pz_sort_base;
+
+
+struct pz_load_s {
     /* options */
     const char           *store;
     const char           *schema_file;
@@ -71,6 +147,7 @@ typedef struct {
     long                  grace;
     long                  days;
     int                   quiet;
+    long                  threads;      /* parsers; 0: no pipeline */
 
     char                  store_path[PATH_MAX - 64];
     int                   lock_fd;
@@ -137,7 +214,17 @@ typedef struct {
     size_t                nheader;
     unsigned long         row_line;
     int                   csv_state;    /* PZ_ROW_* of the last row */
-} pz_load_t;
+
+    /* the record to write: the row's own or a pipeline result */
+    const unsigned char  *rec;
+    size_t                rec_len;
+
+    /* input files by index, for messages about sorted aliases */
+    const char          **files;
+    size_t                file_idx;
+
+    pz_sorter_t           sorter;
+};
 
 
 static void usage(FILE *f);
@@ -153,6 +240,22 @@ static int pz_input_ids(pz_load_t *ld, FILE *in);
 static int pz_row(pz_load_t *ld, json_t *obj, const char *raw,
     size_t raw_len);
 static int pz_bad_row(pz_load_t *ld, const char *raw, size_t raw_len);
+static int pz_row_write(pz_load_t *ld, const char *raw, size_t raw_len);
+static int pz_input_pipe(pz_load_t *ld, FILE *in);
+static int pz_pipe_read(pz_pipe_t *p, pz_block_t *b);
+static void *pz_pipe_parser(void *arg);
+static int pz_out_put(pz_block_t *b, const void *data, size_t len);
+static int pz_pipe_parse(pz_load_t *ld, pz_block_t *b, pz_row_t *row);
+static int pz_pipe_write(pz_load_t *ld, pz_block_t *b);
+static int pz_sort_cmp(const void *a, const void *b);
+static int pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias);
+static void pz_sort_buffer(pz_sorter_t *s);
+static int pz_sort_spill(pz_load_t *ld);
+static int pz_sort_next(pz_sorter_t *s, int r);
+static int pz_head_cmp(const unsigned char *a, const unsigned char *b);
+static int pz_sort_emit(pz_load_t *ld, const unsigned char *e);
+static int pz_sort_finish(pz_load_t *ld);
+static void pz_sort_free(pz_sorter_t *s);
 static int pz_put_profile(pz_load_t *ld);
 static int pz_put_catalog(pz_load_t *ld);
 static int pz_alias_unlink(pz_load_t *ld, MDB_val *owner, MDB_val *alias);
@@ -191,6 +294,8 @@ usage(FILE *f)
         "  -x file     write bad rows to file instead of failing\n"
         "  -F format   json (JSON lines) or csv; default by file name\n"
         "  -m size     map size (default 64G)\n"
+        "  -j threads  JSON parser threads (default: one per CPU; 0: "
+        "none)\n"
         "  -q          quiet\n"
         "  -V          version\n",
         pz_prog, pz_prog, pz_prog);
@@ -203,6 +308,8 @@ main(int argc, char **argv)
     int         c, rc, i;
     char       *end;
     pz_load_t  *ld;
+
+    static const char  *stdin_names[] = { "stdin" };
 
     pz_prog = "pz-load";
 
@@ -217,7 +324,9 @@ main(int argc, char **argv)
     ld->lock_fd = -1;
     ld->append = 1;
 
-    while ((c = getopt(argc, argv, "d:s:cRG:Dr:b:x:F:m:qVh")) != -1) {
+    ld->threads = -1;
+
+    while ((c = getopt(argc, argv, "d:s:cRG:Dr:b:x:F:m:j:qVh")) != -1) {
         switch (c) {
         case 'd':
             ld->store = optarg;
@@ -277,6 +386,16 @@ main(int argc, char **argv)
                 return EXIT_FAILURE;
             }
             break;
+        case 'j':
+            ld->threads = strtol(optarg, &end, 10);
+            if (*end != '\0' || ld->threads < 0
+                || ld->threads > PZ_PIPE_THREADS)
+            {
+                pz_msg("-j %s: expected 0 to %d parser threads", optarg,
+                       PZ_PIPE_THREADS);
+                return EXIT_FAILURE;
+            }
+            break;
         case 'q':
             ld->quiet = 1;
             break;
@@ -327,6 +446,7 @@ main(int argc, char **argv)
 
     pz_signals();
     pz_row_init(&ld->row);
+    pz_json_arena();
     ld->now = time(NULL);
     rc = EXIT_FAILURE;
 
@@ -393,16 +513,30 @@ main(int argc, char **argv)
         }
 
     } else if (optind == argc) {
+        ld->files = stdin_names;
+
         if (pz_input(ld, "-") != 0) {
             goto failed;
         }
 
     } else {
+        ld->files = (const char **) argv;
+
         for (i = optind; i < argc; i++) {
+            ld->file_idx = i;
+
             if (pz_input(ld, argv[i]) != 0) {
                 goto failed;
             }
         }
+    }
+
+    if (ld->sorter.buf != NULL) {
+        if (pz_sort_finish(ld) != 0) {
+            goto failed;
+        }
+
+        pz_sort_free(&ld->sorter);
     }
 
     if (pz_interrupted) {
@@ -493,6 +627,7 @@ done:
         close(ld->lock_fd);
     }
 
+    pz_sort_free(&ld->sorter);
     pz_row_free(&ld->row);
     free(ld->seen);
     free(ld->scratch);
@@ -737,6 +872,9 @@ pz_input(pz_load_t *ld, const char *name)
     } else if (csv) {
         rc = pz_input_csv(ld, in);
 
+    } else if (ld->threads) {
+        rc = pz_input_pipe(ld, in);
+
     } else {
         rc = pz_input_json(ld, in);
     }
@@ -808,6 +946,8 @@ pz_input_json(pz_load_t *ld, FILE *in)
             continue;
         }
 
+        pz_json_arena_reset();
+
         obj = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &jerr);
 
         if (obj == NULL) {
@@ -825,6 +965,7 @@ pz_input_json(pz_load_t *ld, FILE *in)
         rc = pz_row(ld, obj, buf, n);
 
         json_decref(obj);
+        pz_json_arena_reset();
 
         if (rc != PZ_ROW_OK) {
             rc = -1;
@@ -1048,6 +1189,7 @@ pz_csv_row(int c, void *data)
 
     ld->csv_state = pz_row(ld, obj, NULL, 0);
     json_decref(obj);
+    pz_json_arena_reset();
 
     ld->ncells = 0;
     ld->row_line = ld->line + 1;
@@ -1267,14 +1409,24 @@ pz_input_ids(pz_load_t *ld, FILE *in)
 static int
 pz_row(pz_load_t *ld, json_t *obj, const char *raw, size_t raw_len)
 {
-    int  rc;
-
     if (pz_json_to_row(&ld->row, obj, ld->schema, ld->kind,
                        raw == NULL, ld->now)
         != 0)
     {
         return pz_bad_row(ld, raw, raw_len);
     }
+
+    ld->rec = ld->row.rec;
+    ld->rec_len = ld->row.rec_len;
+
+    return pz_row_write(ld, raw, raw_len);
+}
+
+
+static int
+pz_row_write(pz_load_t *ld, const char *raw, size_t raw_len)
+{
+    int  rc;
 
     rc = ld->kind == PZ_ROW_CATALOG ? pz_put_catalog(ld)
                                     : pz_put_profile(ld);
@@ -1424,28 +1576,6 @@ pz_put_profile(pz_load_t *ld)
 
     if (ld->mode == PZ_MODE_REPLACE) {
 
-        /* a fresh store: any alias already there came from another row */
-
-        for (i = 0; i < row->naliases; i++) {
-            akey.mv_data = (void *) row->aliases[i].data;
-            akey.mv_size = row->aliases[i].len;
-
-            rc = mdb_get(ld->txn, ld->st.dbi[PZ_ALIASES], &akey, &aval);
-
-            if (rc == 0) {
-                snprintf(row->err, sizeof(row->err), "alias \"%.*s\" "
-                         "already belongs to \"%.*s\"", (int) akey.mv_size,
-                         (char *) akey.mv_data, (int) aval.mv_size,
-                         (char *) aval.mv_data);
-                return PZ_ROW_BAD;
-            }
-
-            if (rc != MDB_NOTFOUND) {
-                pz_msg("mdb_get(aliases) failed: %s", mdb_strerror(rc));
-                return PZ_ROW_FATAL;
-            }
-        }
-
         flags = MDB_NOOVERWRITE;
 
         if (ld->append && ld->have_prev
@@ -1458,8 +1588,8 @@ pz_put_profile(pz_load_t *ld)
             flags |= MDB_APPEND;
         }
 
-        val.mv_data = row->rec;
-        val.mv_size = row->rec_len;
+        val.mv_data = (void *) ld->rec;
+        val.mv_size = ld->rec_len;
 
         rc = mdb_put(ld->txn, ld->st.dbi[PZ_PROFILES], &key, &val, flags);
 
@@ -1484,15 +1614,7 @@ pz_put_profile(pz_load_t *ld)
         ld->have_prev = 1;
 
         for (i = 0; i < row->naliases; i++) {
-            akey.mv_data = (void *) row->aliases[i].data;
-            akey.mv_size = row->aliases[i].len;
-
-            rc = mdb_put(ld->txn, ld->st.dbi[PZ_ALIASES], &akey, &key,
-                         MDB_NOOVERWRITE);
-
-            if (rc != 0) {
-                pz_msg("%s:%lu: mdb_put(aliases) failed: %s", ld->file,
-                       ld->line, mdb_strerror(rc));
+            if (pz_sort_add(ld, &row->aliases[i]) != 0) {
                 return PZ_ROW_FATAL;
             }
         }
@@ -1559,8 +1681,8 @@ pz_put_profile(pz_load_t *ld)
         return PZ_ROW_FATAL;
     }
 
-    val.mv_data = row->rec;
-    val.mv_size = row->rec_len;
+    val.mv_data = (void *) ld->rec;
+    val.mv_size = ld->rec_len;
 
     rc = mdb_put(ld->txn, ld->st.dbi[PZ_PROFILES], &key, &val, 0);
 
@@ -1775,8 +1897,8 @@ pz_put_catalog(pz_load_t *ld)
 
     key.mv_data = (void *) row->id;
     key.mv_size = row->id_len;
-    val.mv_data = row->rec;
-    val.mv_size = row->rec_len;
+    val.mv_data = (void *) ld->rec;
+    val.mv_size = ld->rec_len;
 
     if (ld->mode == PZ_MODE_REPLACE) {
         flags = MDB_NOOVERWRITE;
@@ -1830,6 +1952,874 @@ pz_put_catalog(pz_load_t *ld)
     }
 
     return PZ_ROW_OK;
+}
+
+
+/*
+ * The JSON pipeline.  Parsing a JSON line costs more than writing its
+ * record, so parser threads (one per CPU) take chunks of about 1 MiB of
+ * whole lines from the input, parse and encode them, and the main thread
+ * writes the results in input order: the transaction stays in one thread
+ * and the order of rows (and so of errors and MDB_APPEND) is the input's.
+ * A ring of PZ_PIPE_BLOCKS chunks bounds the memory.
+ */
+
+static int
+pz_input_pipe(pz_load_t *ld, FILE *in)
+{
+    int         rc;
+    long        ncpu;
+    size_t      i, nthreads;
+    pz_pipe_t   p;
+    pthread_t   tids[PZ_PIPE_THREADS];
+    pz_block_t *b;
+
+    memset(&p, 0, sizeof(pz_pipe_t));
+    p.ld = ld;
+    p.in = in;
+
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv_slot, NULL);
+    pthread_cond_init(&p.cv_full, NULL);
+
+    ncpu = ld->threads > 0 ? ld->threads : sysconf(_SC_NPROCESSORS_ONLN);
+    nthreads = ncpu < 1 ? 1 : ncpu > PZ_PIPE_THREADS ? PZ_PIPE_THREADS
+                                                      : (size_t) ncpu;
+
+    for (i = 0; i < nthreads; i++) {
+        if (pthread_create(&tids[i], NULL, pz_pipe_parser, &p) != 0) {
+            pz_msg("pthread_create() failed");
+            p.stop = 1;
+            nthreads = i;
+            break;
+        }
+    }
+
+    rc = p.stop ? -1 : 0;
+
+    while (rc == 0) {
+        pthread_mutex_lock(&p.mu);
+
+        b = &p.blocks[p.consumed % PZ_PIPE_BLOCKS];
+
+        while (!(b->full && b->seq == p.consumed)
+               && !(p.eof && p.consumed == p.next_seq)
+               && !p.error)
+        {
+            pthread_cond_wait(&p.cv_full, &p.mu);
+        }
+
+        if (p.error || !(b->full && b->seq == p.consumed)) {
+            rc = p.error ? -1 : 0;
+            pthread_mutex_unlock(&p.mu);
+            break;
+        }
+
+        pthread_mutex_unlock(&p.mu);
+
+        rc = pz_pipe_write(ld, b);
+
+        pthread_mutex_lock(&p.mu);
+        b->full = 0;
+        p.consumed++;
+        pthread_cond_broadcast(&p.cv_slot);
+        pthread_mutex_unlock(&p.mu);
+
+        if (pz_interrupted) {
+            rc = -1;
+        }
+    }
+
+    pthread_mutex_lock(&p.mu);
+    p.stop = 1;
+    pthread_cond_broadcast(&p.cv_slot);
+    pthread_mutex_unlock(&p.mu);
+
+    for (i = 0; i < nthreads; i++) {
+        pthread_join(tids[i], NULL);
+    }
+
+    if (p.read_errno) {
+        pz_msg("%s: read failed: %s", ld->file, strerror(p.read_errno));
+        rc = -1;
+    }
+
+    if (p.too_long) {
+        pz_msg("%s:%lu: line longer than %d bytes", ld->file, p.too_long,
+               PZ_LINE_MAX);
+        rc = -1;
+    }
+
+    for (i = 0; i < PZ_PIPE_BLOCKS; i++) {
+        free(p.blocks[i].in);
+        free(p.blocks[i].out);
+    }
+
+    free(p.carry);
+
+    pthread_mutex_destroy(&p.mu);
+    pthread_cond_destroy(&p.cv_slot);
+    pthread_cond_destroy(&p.cv_full);
+
+    return rc;
+}
+
+
+/* under p->mu: the next chunk of whole lines into b */
+
+static int
+pz_pipe_read(pz_pipe_t *p, pz_block_t *b)
+{
+    char    *nl, *buf;
+    size_t   n, want, start, i;
+
+    b->in_len = 0;
+
+    if (p->carry_len) {
+        if (b->in_cap < p->carry_len + PZ_PIPE_CHUNK) {
+            buf = realloc(b->in, p->carry_len + PZ_PIPE_CHUNK);
+            if (buf == NULL) {
+                return -1;
+            }
+
+            b->in = buf;
+            b->in_cap = p->carry_len + PZ_PIPE_CHUNK;
+        }
+
+        memcpy(b->in, p->carry, p->carry_len);
+        b->in_len = p->carry_len;
+        p->carry_len = 0;
+    }
+
+    start = 0;
+
+    for ( ;; ) {
+        want = PZ_PIPE_CHUNK;
+
+        if (b->in_cap - b->in_len < want) {
+            if (b->in_len > PZ_LINE_MAX + PZ_PIPE_CHUNK) {
+                p->too_long = p->line + 1;
+                return -1;
+            }
+
+            buf = realloc(b->in, b->in_len + want);
+            if (buf == NULL) {
+                return -1;
+            }
+
+            b->in = buf;
+            b->in_cap = b->in_len + want;
+        }
+
+        n = fread(b->in + b->in_len, 1, want, p->in);
+        b->in_len += n;
+
+        if (n < want) {
+            if (ferror(p->in)) {
+                p->read_errno = pz_interrupted ? 0 : errno ? errno : EIO;
+                return -1;
+            }
+
+            p->eof = 1;
+            break;
+        }
+
+        /* whole lines only: the tail waits for the next chunk */
+
+        nl = memrchr(b->in + start, '\n', b->in_len - start);
+
+        if (nl != NULL) {
+            n = b->in + b->in_len - (nl + 1);
+
+            if (p->carry_cap < n) {
+                buf = realloc(p->carry, n + PZ_PIPE_CHUNK);
+                if (buf == NULL) {
+                    return -1;
+                }
+
+                p->carry = buf;
+                p->carry_cap = n + PZ_PIPE_CHUNK;
+            }
+
+            memcpy(p->carry, nl + 1, n);
+            p->carry_len = n;
+            b->in_len -= n;
+            break;
+        }
+
+        start = b->in_len;
+    }
+
+    b->first_line = p->line + 1;
+
+    for (i = 0; i < b->in_len; i++) {
+        p->line += (b->in[i] == '\n');
+    }
+
+    if (b->in_len && b->in[b->in_len - 1] != '\n') {
+        p->line++;
+    }
+
+    return 0;
+}
+
+
+static void *
+pz_pipe_parser(void *arg)
+{
+    pz_pipe_t   *p = arg;
+    pz_block_t  *b;
+    pz_row_t    *row;
+    uint64_t     seq;
+
+    row = malloc(sizeof(pz_row_t));
+    if (row == NULL) {
+        pthread_mutex_lock(&p->mu);
+        p->error = 1;
+        pthread_cond_broadcast(&p->cv_full);
+        pthread_mutex_unlock(&p->mu);
+        return NULL;
+    }
+
+    pz_row_init(row);
+
+    pthread_mutex_lock(&p->mu);
+
+    while (!p->stop && !p->eof && !p->error) {
+        seq = p->next_seq;
+
+        /* the slot of seq is free once the writer is past seq - K */
+        while (seq - p->consumed >= PZ_PIPE_BLOCKS && !p->stop
+               && !p->error)
+        {
+            pthread_cond_wait(&p->cv_slot, &p->mu);
+        }
+
+        if (p->stop || p->error || p->eof || seq != p->next_seq) {
+            continue;
+        }
+
+        b = &p->blocks[seq % PZ_PIPE_BLOCKS];
+
+        if (pz_pipe_read(p, b) != 0) {
+            p->error = 1;
+            pthread_cond_broadcast(&p->cv_full);
+            break;
+        }
+
+        b->seq = seq;
+        b->full = 0;
+        p->next_seq++;
+
+        pthread_mutex_unlock(&p->mu);
+
+        if (pz_pipe_parse(p->ld, b, row) != 0) {
+            pthread_mutex_lock(&p->mu);
+            p->error = 1;
+            pthread_cond_broadcast(&p->cv_full);
+            break;
+        }
+
+        pthread_mutex_lock(&p->mu);
+        b->full = 1;
+        pthread_cond_broadcast(&p->cv_full);
+    }
+
+    pthread_cond_broadcast(&p->cv_full);
+    pthread_mutex_unlock(&p->mu);
+
+    pz_row_free(row);
+    free(row);
+    pz_json_arena_reset();
+
+    return NULL;
+}
+
+
+static int
+pz_out_put(pz_block_t *b, const void *data, size_t len)
+{
+    size_t          cap;
+    unsigned char  *out;
+
+    if (b->out_cap - b->out_len < len) {
+        cap = (b->out_cap ? b->out_cap * 2 : 2 * PZ_PIPE_CHUNK) + len;
+
+        out = realloc(b->out, cap);
+        if (out == NULL) {
+            return -1;
+        }
+
+        b->out = out;
+        b->out_cap = cap;
+    }
+
+    memcpy(b->out + b->out_len, data, len);
+    b->out_len += len;
+
+    return 0;
+}
+
+
+/*
+ * Results, one per non-blank line:
+ *     u32 line offset from b->first_line, u32 raw offset, u32 raw length,
+ *     u8 status; then for a good row: u16 id length, id, u16 aliases,
+ *     (u16 length, alias)*, u32 record length, record; for a bad row:
+ *     u16 length, reason.
+ */
+
+static int
+pz_pipe_parse(pz_load_t *ld, pz_block_t *b, pz_row_t *row)
+{
+    int            rc;
+    char          *line, *end, *nl;
+    size_t         len, i;
+    uint8_t        status;
+    uint16_t       u16;
+    uint32_t       u32[3];
+    json_t        *obj;
+    json_error_t   jerr;
+    unsigned long  lineno;
+
+    b->out_len = 0;
+    line = b->in;
+    end = b->in + b->in_len;
+    lineno = 0;
+
+    for ( /* void */ ; line < end; line = nl + 1, lineno++) {
+        nl = memchr(line, '\n', end - line);
+        if (nl == NULL) {
+            nl = end;
+        }
+
+        len = nl - line;
+
+        while (len && line[len - 1] == '\r') {
+            len--;
+        }
+
+        for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++) {
+            /* void */
+        }
+
+        if (i == len) {
+            continue;
+        }
+
+        u32[0] = (uint32_t) lineno;
+        u32[1] = (uint32_t) (line - b->in);
+        u32[2] = (uint32_t) len;
+
+        pz_json_arena_reset();
+
+        obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+
+        if (obj == NULL) {
+            snprintf(row->err, sizeof(row->err), "malformed JSON: %s "
+                     "(column %d)", jerr.text, jerr.column);
+            rc = -1;
+
+        } else {
+            rc = pz_json_to_row(row, obj, ld->schema, ld->kind, 0, ld->now);
+        }
+
+        status = rc == 0 ? 0 : 1;
+
+        if (pz_out_put(b, u32, sizeof(u32)) != 0
+            || pz_out_put(b, &status, 1) != 0)
+        {
+            json_decref(obj);
+            return -1;
+        }
+
+        if (rc != 0) {
+            u16 = (uint16_t) strlen(row->err);
+
+            if (pz_out_put(b, &u16, 2) != 0
+                || pz_out_put(b, row->err, u16) != 0)
+            {
+                json_decref(obj);
+                return -1;
+            }
+
+            json_decref(obj);
+            continue;
+        }
+
+        u16 = (uint16_t) row->id_len;
+
+        if (pz_out_put(b, &u16, 2) != 0
+            || pz_out_put(b, row->id, row->id_len) != 0)
+        {
+            json_decref(obj);
+            return -1;
+        }
+
+        u16 = (uint16_t) row->naliases;
+
+        if (pz_out_put(b, &u16, 2) != 0) {
+            json_decref(obj);
+            return -1;
+        }
+
+        for (i = 0; i < row->naliases; i++) {
+            u16 = (uint16_t) row->aliases[i].len;
+
+            if (pz_out_put(b, &u16, 2) != 0
+                || pz_out_put(b, row->aliases[i].data, u16) != 0)
+            {
+                json_decref(obj);
+                return -1;
+            }
+        }
+
+        u32[0] = (uint32_t) row->rec_len;
+
+        if (pz_out_put(b, u32, 4) != 0
+            || pz_out_put(b, row->rec, row->rec_len) != 0)
+        {
+            json_decref(obj);
+            return -1;
+        }
+
+        json_decref(obj);
+    }
+
+    return 0;
+}
+
+
+/* the main thread: a parsed chunk into the store, in order */
+
+static int
+pz_pipe_write(pz_load_t *ld, pz_block_t *b)
+{
+    int             rc;
+    size_t          pos, i;
+    uint8_t         status;
+    uint16_t        u16;
+    uint32_t        u32[3], rec_len;
+    const char     *raw;
+    unsigned char  *p;
+
+    pos = 0;
+    p = b->out;
+
+    while (pos < b->out_len) {
+        memcpy(u32, p + pos, sizeof(u32));
+        status = p[pos + sizeof(u32)];
+        pos += sizeof(u32) + 1;
+
+        ld->line = b->first_line + u32[0];
+        raw = b->in + u32[1];
+
+        if (status != 0) {
+            memcpy(&u16, p + pos, 2);
+            memcpy(ld->row.err, p + pos + 2, u16);
+            ld->row.err[u16] = '\0';
+            pos += 2 + u16;
+
+            rc = pz_bad_row(ld, raw, u32[2]);
+
+            if (rc != PZ_ROW_OK) {
+                return -1;
+            }
+
+            continue;
+        }
+
+        memcpy(&u16, p + pos, 2);
+        ld->row.id = (const char *) p + pos + 2;
+        ld->row.id_len = u16;
+        pos += 2 + u16;
+
+        memcpy(&u16, p + pos, 2);
+        ld->row.naliases = u16;
+        pos += 2;
+
+        for (i = 0; i < ld->row.naliases; i++) {
+            memcpy(&u16, p + pos, 2);
+            ld->row.aliases[i].data = p + pos + 2;
+            ld->row.aliases[i].len = u16;
+            pos += 2 + u16;
+        }
+
+        memcpy(&rec_len, p + pos, 4);
+        ld->rec = p + pos + 4;
+        ld->rec_len = rec_len;
+        pos += 4 + rec_len;
+
+        if (pz_row_write(ld, raw, u32[2]) != PZ_ROW_OK) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Aliases of a replace: sorted apart and appended at the end.  Aliases
+ * arrive in random order (e-mail hashes, cookie ids); inserting them one
+ * by one into the B-tree costs more than the whole rest of a load.  So
+ * they are gathered in a buffer of PZ_SORT_MEM bytes, sorted, spilled as
+ * runs into unlinked files beside the new generation, and merged into the
+ * aliases database with MDB_APPEND.  Memory stays flat.  Two rows
+ * claiming one alias show up as neighbours in the merge.
+ */
+
+static int
+pz_sort_cmp(const void *a, const void *b)
+{
+    int                   rc;
+    uint16_t              la, lb;
+    const pz_sent_t      *ea = a, *eb = b;
+    const unsigned char  *pa, *pb;
+
+    if (ea->prefix != eb->prefix) {
+        return ea->prefix < eb->prefix ? -1 : 1;
+    }
+
+    pa = pz_sort_base + ea->off;
+    pb = pz_sort_base + eb->off;
+    memcpy(&la, pa, 2);
+    memcpy(&lb, pb, 2);
+
+    rc = memcmp(pa + PZ_SENT_HDR, pb + PZ_SENT_HDR, la < lb ? la : lb);
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    return (la > lb) - (la < lb);
+}
+
+
+static int
+pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
+{
+    size_t          need, i;
+    uint16_t        u16;
+    uint32_t        u32;
+    uint64_t        prefix;
+    pz_sorter_t    *s;
+    unsigned char  *p;
+
+    s = &ld->sorter;
+
+    need = PZ_SENT_HDR + alias->len + ld->row.id_len;
+
+    if (s->buf == NULL) {
+        s->buf = malloc(PZ_SORT_MEM);
+        s->ents = malloc(PZ_SORT_MEM / 24 * sizeof(pz_sent_t));
+        s->ents_cap = PZ_SORT_MEM / 24;
+
+        if (s->buf == NULL || s->ents == NULL) {
+            pz_msg("out of memory");
+            return -1;
+        }
+    }
+
+    if (s->len + need > PZ_SORT_MEM || s->n == s->ents_cap) {
+        if (pz_sort_spill(ld) != 0) {
+            return -1;
+        }
+    }
+
+    p = s->buf + s->len;
+
+    u16 = (uint16_t) alias->len;
+    memcpy(p, &u16, 2);
+    u16 = (uint16_t) ld->row.id_len;
+    memcpy(p + 2, &u16, 2);
+    u32 = (uint32_t) ld->line;
+    memcpy(p + 4, &u32, 4);
+    u16 = (uint16_t) ld->file_idx;
+    memcpy(p + 8, &u16, 2);
+    memcpy(p + PZ_SENT_HDR, alias->data, alias->len);
+    memcpy(p + PZ_SENT_HDR + alias->len, ld->row.id, ld->row.id_len);
+
+    prefix = 0;
+
+    for (i = 0; i < 8; i++) {
+        prefix <<= 8;
+
+        if (i < alias->len) {
+            prefix |= alias->data[i];
+        }
+    }
+
+    s->ents[s->n].prefix = prefix;
+    s->ents[s->n].off = (uint32_t) s->len;
+    s->n++;
+    s->len += need;
+
+    return 0;
+}
+
+
+static void
+pz_sort_buffer(pz_sorter_t *s)
+{
+    pz_sort_base = s->buf;
+    qsort(s->ents, s->n, sizeof(pz_sent_t), pz_sort_cmp);
+}
+
+
+static int
+pz_sort_spill(pz_load_t *ld)
+{
+    int             fd;
+    char            path[PATH_MAX + 32];
+    FILE           *f;
+    size_t          i, len;
+    uint16_t        la, li;
+    pz_sorter_t    *s;
+    unsigned char  *p;
+
+    s = &ld->sorter;
+
+    if (s->nruns == PZ_SORT_RUNS) {
+        pz_msg("more than %d sort runs", PZ_SORT_RUNS);
+        return -1;
+    }
+
+    pz_sort_buffer(s);
+
+    snprintf(path, sizeof(path), "%s/sort-%d.tmp", ld->gen_dir, s->nruns);
+
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd == -1) {
+        pz_msg("%s: %s", path, strerror(errno));
+        return -1;
+    }
+
+    (void) unlink(path);
+
+    f = fdopen(fd, "w+");
+    if (f == NULL) {
+        close(fd);
+        pz_msg("fdopen() failed: %s", strerror(errno));
+        return -1;
+    }
+
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+
+    for (i = 0; i < s->n; i++) {
+        p = s->buf + s->ents[i].off;
+        memcpy(&la, p, 2);
+        memcpy(&li, p + 2, 2);
+        len = PZ_SENT_HDR + la + li;
+
+        if (fwrite(p, 1, len, f) != len) {
+            pz_msg("%s: write failed: %s", ld->gen_dir, strerror(errno));
+            fclose(f);
+            return -1;
+        }
+    }
+
+    if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0) {
+        pz_msg("%s: write failed: %s", ld->gen_dir, strerror(errno));
+        fclose(f);
+        return -1;
+    }
+
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+
+    s->runs[s->nruns++] = f;
+    s->n = 0;
+    s->len = 0;
+
+    return 0;
+}
+
+
+/* next entry of run r into s->heads[r]; 0, 1 at the end, -1 on error */
+
+static int
+pz_sort_next(pz_sorter_t *s, int r)
+{
+    size_t          n;
+    uint16_t        la, li;
+    unsigned char  *h;
+
+    h = s->heads[r];
+
+    n = fread(h, 1, PZ_SENT_HDR, s->runs[r]);
+
+    if (n == 0 && feof(s->runs[r])) {
+        return 1;
+    }
+
+    if (n != PZ_SENT_HDR) {
+        return -1;
+    }
+
+    memcpy(&la, h, 2);
+    memcpy(&li, h + 2, 2);
+
+    if (la > PZ_ID_MAX || li > PZ_ID_MAX
+        || fread(h + PZ_SENT_HDR, 1, la + li, s->runs[r]) != (size_t) la + li)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+pz_head_cmp(const unsigned char *a, const unsigned char *b)
+{
+    uint16_t  la, lb;
+
+    memcpy(&la, a, 2);
+    memcpy(&lb, b, 2);
+
+    return pz_id_cmp(a + PZ_SENT_HDR, la, b + PZ_SENT_HDR, lb);
+}
+
+
+/* one sorted entry into the aliases database */
+
+static int
+pz_sort_emit(pz_load_t *ld, const unsigned char *e)
+{
+    int        rc;
+    uint16_t   la, li, fi;
+    uint32_t   line;
+    MDB_val    key, val;
+
+    memcpy(&la, e, 2);
+    memcpy(&li, e + 2, 2);
+    memcpy(&line, e + 4, 4);
+    memcpy(&fi, e + 8, 2);
+
+    key.mv_data = (void *) (e + PZ_SENT_HDR);
+    key.mv_size = la;
+    val.mv_data = (void *) (e + PZ_SENT_HDR + la);
+    val.mv_size = li;
+
+    if (ld->sorter.prev_len == la
+        && memcmp(ld->sorter.prev, key.mv_data, la) == 0)
+    {
+        pz_msg("%s:%lu: alias \"%.*s\" of \"%.*s\" already belongs to "
+               "\"%.*s\"", ld->files[fi], (unsigned long) line, (int) la,
+               (char *) key.mv_data, (int) li, (char *) val.mv_data,
+               (int) ld->sorter.prev_id_len, ld->sorter.prev_id);
+        return -1;
+    }
+
+    memcpy(ld->sorter.prev, key.mv_data, la);
+    ld->sorter.prev_len = la;
+    memcpy(ld->sorter.prev_id, val.mv_data, li);
+    ld->sorter.prev_id_len = li;
+
+    rc = mdb_put(ld->txn, ld->st.dbi[PZ_ALIASES], &key, &val, MDB_APPEND);
+
+    if (rc != 0) {
+        pz_msg("mdb_put(aliases) failed: %s", mdb_strerror(rc));
+        return -1;
+    }
+
+    if (++ld->txn_rows >= PZ_REPLACE_TXN_ROWS * 4) {
+        return pz_commit(ld, 0);
+    }
+
+    return 0;
+}
+
+
+static int
+pz_sort_finish(pz_load_t *ld)
+{
+    int           rc, r, best, live[PZ_SORT_RUNS];
+    size_t        i;
+    pz_sorter_t  *s;
+
+    s = &ld->sorter;
+
+    if (s->nruns == 0) {
+        pz_sort_buffer(s);
+
+        for (i = 0; i < s->n; i++) {
+            if (pz_interrupted || pz_sort_emit(ld, s->buf + s->ents[i].off))
+            {
+                return -1;
+            }
+        }
+
+        return 0;
+    }
+
+    if (s->n && pz_sort_spill(ld) != 0) {
+        return -1;
+    }
+
+    /* the buffer is free now: it holds the heads of the runs */
+
+    for (r = 0; r < s->nruns; r++) {
+        s->heads[r] = s->buf + (size_t) r * PZ_SENT_MAX;
+        rc = pz_sort_next(s, r);
+
+        if (rc < 0) {
+            pz_msg("%s: reading a sort run failed", ld->gen_dir);
+            return -1;
+        }
+
+        live[r] = (rc == 0);
+    }
+
+    /* few runs: a linear scan for the smallest head is fast enough */
+
+    for ( ;; ) {
+        best = -1;
+
+        for (r = 0; r < s->nruns; r++) {
+            if (live[r]
+                && (best == -1 || pz_head_cmp(s->heads[r], s->heads[best]) < 0))
+            {
+                best = r;
+            }
+        }
+
+        if (best == -1) {
+            break;
+        }
+
+        if (pz_interrupted || pz_sort_emit(ld, s->heads[best]) != 0) {
+            return -1;
+        }
+
+        rc = pz_sort_next(s, best);
+
+        if (rc < 0) {
+            pz_msg("%s: reading a sort run failed", ld->gen_dir);
+            return -1;
+        }
+
+        live[best] = (rc == 0);
+    }
+
+    return 0;
+}
+
+
+static void
+pz_sort_free(pz_sorter_t *s)
+{
+    int  r;
+
+    for (r = 0; r < s->nruns; r++) {
+        fclose(s->runs[r]);
+    }
+
+    s->nruns = 0;
+    free(s->buf);
+    free(s->ents);
+    s->buf = NULL;
+    s->ents = NULL;
 }
 
 

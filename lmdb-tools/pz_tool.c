@@ -824,6 +824,93 @@ pz_meta_put(MDB_txn *txn, pz_store_t *st, pz_meta_t *m)
 }
 
 
+/*
+ * An arena for jansson while rows are parsed: a JSON line makes some
+ * thirty small allocations that all die with the row, so they come from a
+ * per-thread bump allocator that is reset after each row.
+ */
+
+typedef struct pz_chunk_s  pz_chunk_t;
+
+struct pz_chunk_s {
+    pz_chunk_t           *next;
+    size_t                size;
+    size_t                used;
+};
+
+#define PZ_CHUNK_SIZE           (256 * 1024)
+
+static __thread pz_chunk_t  *pz_arena;
+
+
+static void *
+pz_arena_alloc(size_t size)
+{
+    size_t       n;
+    pz_chunk_t  *c;
+
+    size = (size + 15) & ~(size_t) 15;
+    c = pz_arena;
+
+    if (c == NULL || c->size - c->used < size) {
+        n = size + sizeof(pz_chunk_t) + 16 > PZ_CHUNK_SIZE
+            ? size + sizeof(pz_chunk_t) + 16 : PZ_CHUNK_SIZE;
+
+        c = malloc(n);
+        if (c == NULL) {
+            return NULL;
+        }
+
+        c->next = pz_arena;
+        c->size = n;
+        c->used = (sizeof(pz_chunk_t) + 15) & ~(size_t) 15;
+        pz_arena = c;
+    }
+
+    c->used += size;
+
+    return (char *) c + c->used - size;
+}
+
+
+static void
+pz_arena_free(void *p)
+{
+    (void) p;
+}
+
+
+void
+pz_json_arena(void)
+{
+    json_set_alloc_funcs(pz_arena_alloc, pz_arena_free);
+}
+
+
+/* keeps the first chunk: a steady state without malloc */
+
+void
+pz_json_arena_reset(void)
+{
+    pz_chunk_t  *c, *next;
+
+    c = pz_arena;
+
+    if (c == NULL) {
+        return;
+    }
+
+    while (c->next != NULL) {
+        next = c->next;
+        free(c);
+        c = next;
+    }
+
+    c->used = (sizeof(pz_chunk_t) + 15) & ~(size_t) 15;
+    pz_arena = c;
+}
+
+
 /* rows */
 
 void
@@ -869,7 +956,8 @@ pz_items_reserve(pz_row_t *row, size_t n)
 static void
 pz_json_brief(json_t *v, char *buf, size_t size)
 {
-    char  *s;
+    char         *s;
+    json_free_t   jfree;
 
     s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 
@@ -885,7 +973,8 @@ pz_json_brief(json_t *v, char *buf, size_t size)
         snprintf(buf, size, "%s", s);
     }
 
-    free(s);
+    json_get_alloc_funcs(NULL, &jfree);
+    jfree(s);
 }
 
 

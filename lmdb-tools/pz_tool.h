@@ -129,6 +129,9 @@ int pz_meta_get(MDB_txn *txn, pz_store_t *st, pz_meta_t *m, char *err,
     size_t errlen);
 int pz_meta_put(MDB_txn *txn, pz_store_t *st, pz_meta_t *m);
 
+void pz_json_arena(void);
+void pz_json_arena_reset(void);
+
 void pz_row_init(pz_row_t *row);
 void pz_row_free(pz_row_t *row);
 int pz_json_to_row(pz_row_t *row, json_t *obj, const pz_schema_t *s,
