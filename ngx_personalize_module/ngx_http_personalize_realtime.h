@@ -42,7 +42,30 @@ typedef struct {
     ngx_int_t                      var_prompts;
     ngx_int_t                      var_prefills;
     ngx_int_t                      var_experiments;
+
+    ngx_array_t                   *preview_keys;    /* pz_bytes_t, or NULL */
+    ngx_int_t                      var_preview_arg;
+    ngx_int_t                      var_preview_cookie;
 } ngx_http_pz_rt_main_conf_t;
+
+
+/* one rule the rules module considered, for the trace */
+typedef struct {
+    ngx_str_t                      slot;
+    ngx_str_t                      rule;
+    ngx_str_t                      why;
+    ngx_uint_t                     matched;
+} ngx_http_pz_trace_t;
+
+
+/* per main request */
+typedef struct {
+    ngx_str_t                      key;
+    ngx_http_personalize_preview_t *preview;
+    ngx_array_t                   *trace;     /* ngx_http_pz_trace_t */
+    unsigned                       key_done:1;
+    unsigned                       preview_done:1;
+} ngx_http_pz_rt_ctx_t;
 
 
 extern ngx_module_t  ngx_http_personalize_module;
@@ -51,6 +74,8 @@ extern ngx_module_t  ngx_http_personalize_rules_module;
 
 
 /* ngx_http_personalize_realtime_module.c */
+
+ngx_http_pz_rt_ctx_t *ngx_http_pz_rt_get_ctx(ngx_http_request_t *r);
 
 void ngx_http_pz_rt_zone_stats(ngx_http_pz_rt_zone_t *z,
     ngx_uint_t *visitors, ngx_uint_t *evictions, ngx_uint_t *pages,
@@ -72,6 +97,14 @@ void ngx_http_pz_metric_set(ngx_http_request_t *r, char *family,
 /* the metrics of a finished main request */
 void ngx_http_pz_metrics_log(ngx_http_request_t *r,
     ngx_http_pz_rt_main_conf_t *rmcf, ngx_uint_t preview);
+
+
+/* ngx_http_personalize_preview.c */
+
+char *ngx_http_pz_preview_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_pz_preview_init(ngx_conf_t *cf,
+    ngx_http_pz_rt_main_conf_t *rmcf);
 
 
 #endif /* NGX_HTTP_PERSONALIZE_REALTIME_H_INCLUDED_ */

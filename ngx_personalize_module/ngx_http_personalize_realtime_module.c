@@ -95,13 +95,6 @@ typedef struct {
 } ngx_http_pz_rt_loc_conf_t;
 
 
-/* per main request */
-typedef struct {
-    ngx_str_t                      key;
-    unsigned                       key_done:1;
-} ngx_http_pz_rt_ctx_t;
-
-
 static ngx_int_t ngx_http_pz_rt_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_pz_rt_rbtree_insert_value(ngx_rbtree_node_t *temp,
@@ -122,7 +115,6 @@ static ngx_http_pz_rt_item_t *ngx_http_pz_rt_item_add(
     ngx_http_pz_rt_name_t *nm, time_t now, ngx_log_t *log);
 static void ngx_http_pz_rt_push(ngx_http_pz_rt_item_t *it, ngx_str_t *value);
 
-static ngx_http_pz_rt_ctx_t *ngx_http_pz_rt_get_ctx(ngx_http_request_t *r);
 static ngx_int_t ngx_http_pz_rt_key(ngx_http_request_t *r,
     ngx_http_pz_rt_zone_t *z, ngx_str_t *key);
 static ngx_http_pz_rt_name_t *ngx_http_pz_rt_name_find(
@@ -174,6 +166,13 @@ static ngx_command_t  ngx_http_personalize_realtime_commands[] = {
     { ngx_string("personalize_cap"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE3,
       ngx_http_pz_rt_cap,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("personalize_preview_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_pz_preview_key,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -616,7 +615,7 @@ ngx_http_pz_rt_push(ngx_http_pz_rt_item_t *it, ngx_str_t *value)
 
 /* the request side */
 
-static ngx_http_pz_rt_ctx_t *
+ngx_http_pz_rt_ctx_t *
 ngx_http_pz_rt_get_ctx(ngx_http_request_t *r)
 {
     ngx_http_pz_rt_ctx_t  *ctx;
@@ -1194,27 +1193,6 @@ ngx_http_pz_rt_zone_stats(ngx_http_pz_rt_zone_t *z, ngx_uint_t *visitors,
     *free = z->shpool->pfree;
 
     ngx_shmtx_unlock(&z->shpool->mutex);
-}
-
-
-ngx_http_personalize_preview_t *
-ngx_http_personalize_preview(ngx_http_request_t *r)
-{
-    return NULL;
-}
-
-
-ngx_uint_t
-ngx_http_personalize_tracing(ngx_http_request_t *r)
-{
-    return 0;
-}
-
-
-void
-ngx_http_personalize_trace(ngx_http_request_t *r, ngx_str_t *slot,
-    ngx_str_t *rule, ngx_uint_t matched, ngx_str_t *why)
-{
 }
 
 
@@ -1856,6 +1834,10 @@ ngx_http_pz_rt_init(ngx_conf_t *cf)
                                          ngx_http_personalize_realtime_module);
 
     if (ngx_http_pz_metrics_init(cf, rmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_pz_preview_init(cf, rmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 
