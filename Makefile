@@ -133,7 +133,9 @@ fuzz: $(FUZZERS)
 	    echo "# $$f for $(FUZZ_SECONDS)s"; \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$(basename $$f); \
 	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
-	        $(BUILD)/fuzz/corpus-$$(basename $$f) 2>&1 | tail -n 2; \
+	        $(BUILD)/fuzz/corpus-$$(basename $$f) > $$f.log 2>&1 || \
+	        { tail -n 40 $$f.log; echo "# $$f FAILED"; exit 1; }; \
+	    tail -n 2 $$f.log; \
 	done
 
 clean:
