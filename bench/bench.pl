@@ -276,6 +276,7 @@ sub pz_http {
     return <<"END";
     personalize_store $store;
     personalize_identity cookie \$cookie_pzid;
+    personalize on;
     include $OUT/rules.conf;
 END
 }
