@@ -231,6 +231,7 @@ sub nginx_t {
                                  $self->_conf($text, 'error-t.log'));
     $self->{conf_file} = $conf;
 
+    local $ENV{LD_PRELOAD} = $ENV{PZ_PRELOAD} if $ENV{PZ_PRELOAD};
     my $out = `$self->{nginx} -t -p $d/ -e $d/error-t.log -c $conf 2>&1`;
     my $ok = $? == 0 ? 1 : 0;
 
