@@ -78,6 +78,8 @@ typedef struct {
     ngx_array_t                    variants;    /* ..._variant_t */
     ngx_uint_t                     total;       /* buckets in use */
     ngx_int_t                      holdout;     /* variant index, or -1 */
+    ngx_array_t                    scope;       /* ngx_uint_t: indices of
+                                                   rules held out */
 } ngx_http_personalize_experiment_t;
 
 
@@ -105,6 +107,7 @@ typedef struct {
     ngx_uint_t                     experiment;  /* index, resolved at
                                                    init_main_conf */
     ngx_uint_t                     variant;
+    ngx_uint_t                     rule;        /* index of its rule */
     ngx_str_t                      file;
     ngx_uint_t                     line;
 } ngx_http_personalize_cond_t;
@@ -428,7 +431,8 @@ ngx_http_personalize_rules_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_personalize_rules_main_conf_t *rmcf = conf;
 
-    ngx_uint_t                          i, k, j;
+    ngx_uint_t                          i, k, j, *ri;
+    ngx_http_personalize_rule_t        *rule;
     ngx_http_personalize_cond_t       **pc, *c;
     ngx_http_personalize_variant_t     *var;
     ngx_http_personalize_experiment_t  *exp;
@@ -495,6 +499,53 @@ ngx_http_personalize_rules_init_main_conf(ngx_conf_t *cf, void *conf)
         }
 
         c->variant = j;
+    }
+
+    /*
+     * The holdout sees the default wherever the experiment's variants
+     * would change the page: in the slots, prompts and prefill inputs of
+     * every rule with a "variant" condition of the experiment, no rule
+     * wins for a visitor in the holdout.
+     */
+
+    rule = rmcf->rules.elts;
+
+    for (i = 0; i < rmcf->pending.nelts; i++) {
+        c = pc[i];
+
+        if (c->type != NGX_HTTP_PZ_COND_VARIANT) {
+            continue;
+        }
+
+        for (j = 0; j < rmcf->rules.nelts; j++) {
+            if (rule[j].action != rule[c->rule].action
+                || (rule[j].action == NGX_HTTP_PZ_BLOCK
+                    && rule[j].slot_index != rule[c->rule].slot_index)
+                || (rule[j].action == NGX_HTTP_PZ_PREFILL
+                    && rule[j].input_index != rule[c->rule].input_index))
+            {
+                continue;
+            }
+
+            ri = exp[c->experiment].scope.elts;
+
+            for (k = 0; k < exp[c->experiment].scope.nelts; k++) {
+                if (ri[k] == j) {
+                    break;
+                }
+            }
+
+            if (k < exp[c->experiment].scope.nelts) {
+                continue;
+            }
+
+            ri = ngx_array_push(&exp[c->experiment].scope);
+            if (ri == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *ri = j;
+        }
     }
 
     return NGX_CONF_OK;
@@ -899,6 +950,7 @@ ngx_http_personalize_rule_when(ngx_conf_t *cf,
         }
 
         ngx_memzero(c, sizeof(ngx_http_personalize_cond_t));
+        c->rule = rule->index;
         c->file = cf->conf_file->file.name;
         c->line = cf->conf_file->line;
 
@@ -1448,7 +1500,9 @@ ngx_http_personalize_experiment_block(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (ngx_array_init(&exp->variants, cf->pool, 2,
                        sizeof(ngx_http_personalize_variant_t))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&exp->scope, cf->pool, 4, sizeof(ngx_uint_t))
+           != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -1768,10 +1822,11 @@ ngx_http_personalize_decide_all(ngx_http_request_t *r,
     ngx_http_personalize_rules_main_conf_t *rmcf,
     ngx_http_personalize_rules_ctx_t *ctx)
 {
-    u_char                                 *p;
+    u_char                                 *p, *held;
     ngx_int_t                               rc;
     ngx_str_t                               why, *s, out;
-    ngx_uint_t                              i, n, tracing, nwin;
+    ngx_uint_t                              i, k, n, tracing, nwin, *ri;
+    ngx_http_personalize_experiment_t      *exp;
     ngx_http_personalize_rule_t            *rule, **best, **input_best,
                                           **win;
     ngx_http_personalize_prefill_t         *pf;
@@ -1813,14 +1868,41 @@ ngx_http_personalize_decide_all(ngx_http_request_t *r,
     tracing = ngx_http_personalize_tracing(r);
     rule = rmcf->rules.elts;
 
+    /* rules held out for visitors in the holdout of an experiment */
+
+    held = ngx_pcalloc(r->pool, rmcf->rules.nelts);
+    if (held == NULL) {
+        return NGX_ERROR;
+    }
+
+    exp = rmcf->experiments.elts;
+
+    for (i = 0; i < rmcf->experiments.nelts; i++) {
+        if (exp[i].holdout < 0 || ctx->variants[i] != exp[i].holdout) {
+            continue;
+        }
+
+        ri = exp[i].scope.elts;
+
+        for (k = 0; k < exp[i].scope.nelts; k++) {
+            held[ri[k]] = 1;
+        }
+    }
+
     /* which rules match, the best per slot and input, prompts in order */
 
     for (i = 0; i < rmcf->rules.nelts; i++) {
 
-        rc = ngx_http_personalize_rule_match(r, ctx, &rule[i], &why);
+        if (held[i]) {
+            ngx_str_set(&why, "holdout of an experiment");
+            rc = NGX_DECLINED;
 
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
+        } else {
+            rc = ngx_http_personalize_rule_match(r, ctx, &rule[i], &why);
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
         }
 
         if (rc == NGX_OK && !ngx_http_personalize_cap_allows(r,
