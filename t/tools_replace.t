@@ -1,0 +1,127 @@
+#!/usr/bin/perl
+
+# pz-load -R: a full replace builds STORE.gen-N beside the live store,
+# checks it, and swaps a symlink over STORE with rename(); the old
+# generation goes after the grace period; a plain directory is refused with
+# the way out; a failed build leaves the live store and nothing else; the
+# catalog survives a profile replace.
+
+use strict;
+use warnings;
+
+use Test::More;
+use JSON::PP;
+
+use lib 't/lib';
+use PzTest;
+
+my $t = PzTest->new();
+
+plan skip_all => 'pz-load not built' unless $t->has_tool('pz-load');
+
+my $json = JSON::PP->new->canonical;
+my $dir = $t->dir;
+my $store = "$dir/store";
+my $schema = $t->write_file('schema.json', '{"name":"string"}');
+
+sub lines {
+    my ($name, @rows) = @_;
+    return $t->write_file($name,
+        join('', map { (ref $_ ? $json->encode($_) : $_) . "\n" } @rows));
+}
+
+sub replace {
+    my ($file, @args) = @_;
+    return $t->run_tool('pz-load', '-q', '-R', '-G', '0', '-d', $store,
+                        '-s', $schema, @args, $file);
+}
+
+sub get {
+    my ($id, @args) = @_;
+    my ($st, $out) = $t->run_tool('pz-get', '-d', $store, @args, $id);
+    return $st == 0 ? $json->decode($out) : undef;
+}
+
+sub generation {
+    my ($st, $out) = $t->run_tool('pz-stat', '-d', $store);
+    return $out =~ /^generation: (\d+)$/m ? $1 : -1;
+}
+
+sub gens {
+    opendir my $d, $dir or die;
+    return sort grep { /^store\.gen-\d+$/ } readdir $d;
+}
+
+my ($st, $out) = replace(lines('a.jsonl',
+    { id => 'c1', aliases => ['x1'], name => 'A1' },
+    { id => 'c2', name => 'A2' }));
+is($st, 0, 'a first replace succeeds') or diag $out;
+ok(-l $store, 'it makes the store a symlink');
+is(readlink($store), 'store.gen-' . generation(),
+   'to the generation directory, relative');
+is(get('x1')->{name}, 'A1', 'the profiles are in');
+
+($st, $out) = $t->run_tool('pz-load', '-q', '-c', '-d', $store,
+    lines('cat.jsonl', { id => 'p1', name => 'Mug', price => '9.95' }));
+is($st, 0, 'a catalog upsert into the generation') or diag $out;
+
+# the catalog commit counted: generations count commits
+my $gen = generation() + 1;
+
+($st, $out) = replace(lines('b.jsonl', { id => 'c3', name => 'B3' }));
+is($st, 0, 'a second replace succeeds') or diag $out;
+is(readlink($store), "store.gen-$gen", 'the symlink moved on');
+is_deeply([gens()], ["store.gen-$gen"],
+          'with -G 0 the old generation is gone');
+is(get('c1'), undef, 'profiles of the old generation are gone');
+is(get('x1'), undef, 'and so are its aliases');
+is(get('c3')->{name}, 'B3', 'the new profiles are in');
+is(get('p1', '-c')->{name}, 'Mug', 'the catalog survives the replace');
+
+($st, $out) = $t->run_tool('pz-stat', '-d', $store);
+like($out, qr/^generation: $gen$/m, 'the meta record has the generation');
+
+# a failed build: live store unchanged, no generation left behind
+
+($st, $out) = replace(lines('bad.jsonl',
+    { id => 'c4', name => 'C4' }, { id => 'c4', name => 'again' }));
+isnt($st, 0, 'a duplicate id fails the replace');
+like($out, qr/bad\.jsonl:2: duplicate id "c4"/, 'with file and line');
+like($out, qr/the live store is unchanged/, 'and says the store is as was');
+is(readlink($store), "store.gen-$gen", 'the symlink did not move');
+is_deeply([gens()], ["store.gen-$gen"],
+          'the half-built generation is removed');
+is(get('c3')->{name}, 'B3', 'the live profiles are still there');
+
+($st, $out) = replace(lines('dupalias.jsonl',
+    { id => 'c5', aliases => ['same'] }, { id => 'c6', aliases => ['same'] }));
+isnt($st, 0, 'an alias claimed by two rows fails the replace');
+like($out, qr/dupalias\.jsonl:2: alias "same" of "c6" already belongs to "c5"/,
+     'the message names both profiles');
+is(readlink($store), "store.gen-$gen", 'the symlink did not move either');
+
+# the grace period keeps the old generation, then removes it
+
+($st, $out) = $t->run_tool('pz-load', '-R', '-G', '1', '-d', $store,
+    lines('c.jsonl', { id => 'c7', name => 'C7' }));
+is($st, 0, 'a replace with a grace period') or diag $out;
+like($out, qr/removing \Q$dir\E\/store\.gen-$gen in 1 s/,
+     'it says when it removes the old generation');
+is_deeply([gens()], ['store.gen-' . ($gen + 1)],
+          'after the grace period it is gone');
+
+# a plain directory is refused with the way out
+
+($st, $out) = $t->run_tool('pz-load', '-q', '-d', "$dir/plain", '-s', $schema,
+    lines('d.jsonl', { id => 'c8' }));
+is($st, 0, 'an upsert makes a plain directory store') or diag $out;
+
+($st, $out) = $t->run_tool('pz-load', '-R', '-d', "$dir/plain",
+    lines('e.jsonl', { id => 'c9' }));
+isnt($st, 0, 'a replace of a plain directory is refused');
+like($out, qr/is a directory; a replace swaps a symlink/, 'it says why');
+like($out, qr/mv \Q$dir\E\/plain \Q$dir\E\/plain\.gen-1 && ln -s plain\.gen-1/,
+     'and how to convert the store');
+ok(-f "$dir/plain/data.mdb", 'the directory store is untouched');
+
+done_testing();
