@@ -146,7 +146,9 @@ ngx_http_personalize_preview_t *ngx_http_personalize_preview(
     ngx_http_request_t *r);
 
 /* trace: 1 when a trace is collected (preview request, or debug log);
- * the rules module then reports every rule it considers */
+ * the rules module then reports every rule it considers.  The rules
+ * module asks once per decision, before it considers the rules: the
+ * realtime module counts the decisions of such requests in its metrics */
 ngx_uint_t ngx_http_personalize_tracing(ngx_http_request_t *r);
 void ngx_http_personalize_trace(ngx_http_request_t *r, ngx_str_t *slot,
     ngx_str_t *rule, ngx_uint_t matched, ngx_str_t *why);

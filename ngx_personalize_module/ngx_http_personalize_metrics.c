@@ -520,6 +520,7 @@ ngx_http_pz_metrics_log(ngx_http_request_t *r,
 {
     u_char                          *p, *end;
     ngx_str_t                        s, none;
+    ngx_http_pz_rt_ctx_t            *ctx;
     ngx_http_personalize_visitor_t  *vis;
 
     ngx_http_pz_metric(r, "personalize_requests_total", NULL, NULL, NULL,
@@ -563,11 +564,14 @@ ngx_http_pz_metrics_log(ngx_http_request_t *r,
         }
     }
 
-    /* only when the rules module decided for this request */
+    /*
+     * Only when the rules module decided for this request: reading its
+     * variables otherwise would make it decide now, and record caps.
+     */
 
-    if (ngx_http_get_module_ctx(r, ngx_http_personalize_rules_module)
-        == NULL)
-    {
+    ctx = ngx_http_get_module_ctx(r, ngx_http_personalize_realtime_module);
+
+    if (ctx == NULL || !ctx->decided) {
         return;
     }
 

@@ -370,6 +370,16 @@ ngx_http_personalize_preview(ngx_http_request_t *r)
 ngx_uint_t
 ngx_http_personalize_tracing(ngx_http_request_t *r)
 {
+    ngx_http_pz_rt_ctx_t  *ctx;
+
+    /* asked once per decision: the metrics count this request's */
+
+    ctx = ngx_http_pz_rt_get_ctx(r);
+
+    if (ctx != NULL) {
+        ctx->decided = 1;
+    }
+
 #if (NGX_DEBUG)
     if (r->connection->log->log_level & NGX_LOG_DEBUG_HTTP) {
         return 1;

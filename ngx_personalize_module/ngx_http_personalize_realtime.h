@@ -65,6 +65,8 @@ typedef struct {
     ngx_array_t                   *trace;     /* ngx_http_pz_trace_t */
     unsigned                       key_done:1;
     unsigned                       preview_done:1;
+    unsigned                       decided:1;  /* the rules module asked
+                                                  ngx_http_personalize_tracing() */
 } ngx_http_pz_rt_ctx_t;
 
 
