@@ -18,6 +18,9 @@ use Test::More;
 use lib 't/lib';
 use PzTest;
 
+binmode $_, ':encoding(UTF-8)'
+    for map { Test::More->builder->$_ } qw(output failure_output todo_output);
+
 my $chromium = $ENV{PZ_CHROMIUM} || '/usr/bin/chromium';
 my $top = PzTest->top;
 
@@ -111,7 +114,7 @@ my $spec = $t->write_file('spec.json', JSON::PP->new->encode({
 }));
 
 my $json = `cd $top/t/e2e && timeout 180 node driver.js $spec 2>$dir/driver.err`;
-my $res = eval { JSON::PP->new->decode($json) };
+my $res = eval { JSON::PP->new->utf8->decode($json) };
 
 ok($res, 'the browser driver ran') or do {
     diag($t->read_file('driver.err'));
