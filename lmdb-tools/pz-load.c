@@ -272,6 +272,7 @@ static const char *pz_base(const char *path);
 static void pz_csv_cell(void *s, size_t len, void *data);
 static void pz_csv_row(int c, void *data);
 static int pz_csv_header(pz_load_t *ld);
+static void pz_csv_put(FILE *f, const char *cell, size_t len);
 
 
 static void
@@ -1310,13 +1311,27 @@ pz_csv_header(pz_load_t *ld)
                 fputc(',', ld->reject);
             }
 
-            csv_fwrite(ld->reject, ld->header[i], strlen(ld->header[i]));
+            pz_csv_put(ld->reject, ld->header[i], strlen(ld->header[i]));
         }
 
         fputc('\n', ld->reject);
     }
 
     return 0;
+}
+
+
+/* a cell of the reject file, quoted only when it needs it */
+
+static void
+pz_csv_put(FILE *f, const char *cell, size_t len)
+{
+    if (strpbrk(cell, ",\"\r\n") == NULL && strlen(cell) == len) {
+        fwrite(cell, 1, len, f);
+        return;
+    }
+
+    csv_fwrite(f, cell, len);
 }
 
 
@@ -1479,7 +1494,7 @@ pz_bad_row(pz_load_t *ld, const char *raw, size_t raw_len)
                 fputc(',', ld->reject);
             }
 
-            csv_fwrite(ld->reject, ld->cells[i], ld->cell_lens[i]);
+            pz_csv_put(ld->reject, ld->cells[i], ld->cell_lens[i]);
         }
     }
 
