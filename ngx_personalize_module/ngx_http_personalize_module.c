@@ -200,6 +200,7 @@ static ngx_http_personalize_ctx_t *
 ngx_http_personalize_get_ctx(ngx_http_request_t *r)
 {
     ngx_http_personalize_ctx_t        *ctx;
+    ngx_http_personalize_preview_t    *pv;
     ngx_http_personalize_visitor_t    *v;
     ngx_http_personalize_main_conf_t  *pmcf;
 
@@ -226,6 +227,14 @@ ngx_http_personalize_get_ctx(ngx_http_request_t *r)
     v->build_time = -1;
 
     ngx_http_personalize_identify(r->main, v);
+
+    /* a content editor's preview token views the site as another profile */
+    pv = ngx_http_personalize_preview(r->main);
+
+    if (pv != NULL && pv->profile_id.len) {
+        v->id = pv->profile_id;
+        v->source = NGX_HTTP_PERSONALIZE_SRC_LOGIN;
+    }
 
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_personalize_module);
 

@@ -19,6 +19,7 @@ plan skip_all => 'pz-load or pz-sign not built'
 
 $t->load_store([
     { id => 'anna', segments => ['newsletter'] },
+    { id => 'vera', segments => ['vip'] },
 ]);
 
 my $pkey = $t->write_file('preview.key', 'p' x 40 . "\n");
@@ -114,6 +115,15 @@ is($r->{headers}{'x-slot'}, '[vip]', 'a percent-encoded token works');
 $r = $t->get('/page', 'X-Login' => 'anna', Cookie => "pz_preview=$vip");
 is($r->{headers}{'x-slot'}, '[vip]', 'the token as a cookie works');
 
+# view as another profile
+my $asvera = sign($pkey, 'pv@id:vera', '-t', '1h');
+$r = $t->get("/page?pz_preview=$asvera");
+is($r->{headers}{'x-slot'}, '[vip]', 'preview as a profile: its segments');
+like($r->{headers}{'x-personalize-trace'} // '', qr/visitor="vera" profile=yes/,
+     'preview as a profile: the trace names it');
+$r = $t->get("/page?pz_preview=$asvera", 'X-Login' => 'anna');
+is($r->{headers}{'x-slot'}, '[vip]', 'also for a logged-in editor');
+
 # forced variant, no segments
 $r = $t->get("/page?pz_preview=$b", 'X-Login' => 'anna');
 is($r->{headers}{'x-slot'}, '[hero-b]', 'forced variant b wins the slot');
@@ -148,7 +158,7 @@ is($r->{headers}{'x-views'}, '[' . ($views + 1) . ']',
 
 my $m = $t->get('/status')->{body};
 my ($pv) = $m =~ /^personalize_preview_requests_total (\d+)$/m;
-is($pv, 1 + 1 + 1 + 1 + 3, 'preview requests counted apart');
+is($pv, 1 + 1 + 1 + 2 + 1 + 3, 'preview requests counted apart');
 my ($wins) = $m =~ /^personalize_rule_wins_total\{slot="hero",rule="vip"\} (\d+)$/m;
 ok(!defined $wins, 'no rule wins counted from previews');
 
