@@ -610,7 +610,9 @@ ngx_http_personalize_tpl_render(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    out->data = b.data;
+    /* an empty block still replaces the default: it hides a banner */
+
+    out->data = b.data ? b.data : (u_char *) "";
     out->len = b.len;
 
     return NGX_OK;
