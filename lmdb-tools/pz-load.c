@@ -81,12 +81,21 @@ typedef struct {
 
 typedef struct pz_load_s  pz_load_t;
 
+/*
+ * Two locks: "rmu" lets one parser at a time read the input (it may block
+ * on a pipe), "mu" guards the ring.  The writer takes only "mu", so a read
+ * blocked on a quiet pipe never keeps it from noticing a signal.
+ */
+
 typedef struct {
+    pthread_mutex_t       rmu;
     pthread_mutex_t       mu;
     pthread_cond_t        cv_slot;      /* the writer freed a block */
     pthread_cond_t        cv_full;      /* a parser filled a block */
     pz_block_t            blocks[PZ_PIPE_BLOCKS];
-    uint64_t              next_seq;     /* next block to read */
+    uint64_t              next_seq;     /* next block to read, under rmu */
+    uint64_t              total;        /* blocks in all, once known */
+    int                   total_known;
     uint64_t              consumed;     /* next block to write */
     FILE                 *in;
     unsigned long         line;         /* lines read */
@@ -541,7 +550,7 @@ main(int argc, char **argv)
     }
 
     if (pz_interrupted) {
-        goto interrupted;
+        goto failed;
     }
 
     if (pz_commit(ld, 1) != 0) {
@@ -583,13 +592,13 @@ main(int argc, char **argv)
     rc = EXIT_SUCCESS;
     goto done;
 
-interrupted:
-
-    pz_msg("interrupted");
-
 failed:
 
     pz_abort(ld);
+
+    if (pz_interrupted) {
+        pz_msg("interrupted");
+    }
 
     if (ld->mode == PZ_MODE_REPLACE) {
         if (ld->gen_dir[0] && !ld->built) {
@@ -791,7 +800,6 @@ pz_commit(pz_load_t *ld, int final)
     }
 
     if (pz_interrupted) {
-        pz_msg("interrupted");
         return -1;
     }
 
@@ -1982,10 +1990,11 @@ pz_put_catalog(pz_load_t *ld)
 static int
 pz_input_pipe(pz_load_t *ld, FILE *in)
 {
-    int         rc;
-    long        ncpu;
-    size_t      i, nthreads;
-    pz_pipe_t   p;
+    int              rc;
+    long             ncpu;
+    size_t           i, nthreads;
+    struct timespec  ts;
+    static pz_pipe_t p;
     pthread_t   tids[PZ_PIPE_THREADS];
     pz_block_t *b;
 
@@ -1993,6 +2002,7 @@ pz_input_pipe(pz_load_t *ld, FILE *in)
     p.ld = ld;
     p.in = in;
 
+    pthread_mutex_init(&p.rmu, NULL);
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv_slot, NULL);
     pthread_cond_init(&p.cv_full, NULL);
@@ -2018,14 +2028,23 @@ pz_input_pipe(pz_load_t *ld, FILE *in)
         b = &p.blocks[p.consumed % PZ_PIPE_BLOCKS];
 
         while (!(b->full && b->seq == p.consumed)
-               && !(p.eof && p.consumed == p.next_seq)
-               && !p.error)
+               && !(p.total_known && p.consumed == p.total)
+               && !p.error && !pz_interrupted)
         {
-            pthread_cond_wait(&p.cv_full, &p.mu);
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 100000000;
+
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+
+            (void) pthread_cond_timedwait(&p.cv_full, &p.mu, &ts);
         }
 
-        if (p.error || !(b->full && b->seq == p.consumed)) {
-            rc = p.error ? -1 : 0;
+        if (p.error || pz_interrupted || !(b->full && b->seq == p.consumed))
+        {
+            rc = (p.error || pz_interrupted) ? -1 : 0;
             pthread_mutex_unlock(&p.mu);
             break;
         }
@@ -2050,6 +2069,12 @@ pz_input_pipe(pz_load_t *ld, FILE *in)
     pthread_cond_broadcast(&p.cv_slot);
     pthread_mutex_unlock(&p.mu);
 
+    if (pz_interrupted) {
+        /* a parser may sit in a read of a quiet pipe: the process exits
+         * without waiting for it, the transaction is aborted by then */
+        return -1;
+    }
+
     for (i = 0; i < nthreads; i++) {
         pthread_join(tids[i], NULL);
     }
@@ -2072,6 +2097,7 @@ pz_input_pipe(pz_load_t *ld, FILE *in)
 
     free(p.carry);
 
+    pthread_mutex_destroy(&p.rmu);
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv_slot);
     pthread_cond_destroy(&p.cv_full);
@@ -2080,7 +2106,7 @@ pz_input_pipe(pz_load_t *ld, FILE *in)
 }
 
 
-/* under p->mu: the next chunk of whole lines into b */
+/* under p->rmu: the next chunk of whole lines into b */
 
 static int
 pz_pipe_read(pz_pipe_t *p, pz_block_t *b)
@@ -2182,25 +2208,23 @@ pz_pipe_read(pz_pipe_t *p, pz_block_t *b)
 static void *
 pz_pipe_parser(void *arg)
 {
+    int          rc, stop;
     pz_pipe_t   *p = arg;
     pz_block_t  *b;
     pz_row_t    *row;
     uint64_t     seq;
 
     row = malloc(sizeof(pz_row_t));
-    if (row == NULL) {
-        pthread_mutex_lock(&p->mu);
-        p->error = 1;
-        pthread_cond_broadcast(&p->cv_full);
-        pthread_mutex_unlock(&p->mu);
-        return NULL;
+
+    if (row != NULL) {
+        pz_row_init(row);
     }
 
-    pz_row_init(row);
+    for ( ;; ) {
+        pthread_mutex_lock(&p->rmu);
 
-    pthread_mutex_lock(&p->mu);
+        pthread_mutex_lock(&p->mu);
 
-    while (!p->stop && !p->eof && !p->error) {
         seq = p->next_seq;
 
         /* the slot of seq is free once the writer is past seq - K */
@@ -2210,41 +2234,72 @@ pz_pipe_parser(void *arg)
             pthread_cond_wait(&p->cv_slot, &p->mu);
         }
 
-        if (p->stop || p->error || p->eof || seq != p->next_seq) {
-            continue;
-        }
+        stop = p->stop || p->error || p->eof || row == NULL;
 
-        b = &p->blocks[seq % PZ_PIPE_BLOCKS];
-
-        if (pz_pipe_read(p, b) != 0) {
+        if (row == NULL) {
             p->error = 1;
             pthread_cond_broadcast(&p->cv_full);
-            break;
         }
-
-        b->seq = seq;
-        b->full = 0;
-        p->next_seq++;
 
         pthread_mutex_unlock(&p->mu);
 
-        if (pz_pipe_parse(p->ld, b, row) != 0) {
-            pthread_mutex_lock(&p->mu);
-            p->error = 1;
-            pthread_cond_broadcast(&p->cv_full);
+        if (stop) {
+            pthread_mutex_unlock(&p->rmu);
             break;
         }
 
+        b = &p->blocks[seq % PZ_PIPE_BLOCKS];
+        b->full = 0;
+
+        rc = pz_pipe_read(p, b);
+
+        p->next_seq++;
+
         pthread_mutex_lock(&p->mu);
-        b->full = 1;
+
+        b->seq = seq;
+
+        if (p->eof) {
+            p->total = p->next_seq;
+            p->total_known = 1;
+        }
+
+        if (rc != 0) {
+            p->error = 1;
+            pthread_cond_broadcast(&p->cv_full);
+        }
+
+        pthread_mutex_unlock(&p->mu);
+        pthread_mutex_unlock(&p->rmu);
+
+        if (rc != 0) {
+            break;
+        }
+
+        rc = pz_pipe_parse(p->ld, b, row);
+
+        pthread_mutex_lock(&p->mu);
+
+        if (rc != 0) {
+            p->error = 1;
+
+        } else {
+            b->full = 1;
+        }
+
         pthread_cond_broadcast(&p->cv_full);
+        pthread_mutex_unlock(&p->mu);
+
+        if (rc != 0) {
+            break;
+        }
     }
 
-    pthread_cond_broadcast(&p->cv_full);
-    pthread_mutex_unlock(&p->mu);
+    if (row != NULL) {
+        pz_row_free(row);
+        free(row);
+    }
 
-    pz_row_free(row);
-    free(row);
     pz_json_arena_reset();
 
     return NULL;
@@ -3317,7 +3372,6 @@ pz_replace_finish(pz_load_t *ld)
     }
 
     if (pz_interrupted) {
-        pz_msg("interrupted");
         return -1;
     }
 
