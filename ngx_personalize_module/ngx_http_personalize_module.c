@@ -38,6 +38,9 @@ static ngx_int_t ngx_http_personalize_signed_id(ngx_http_request_t *r,
     ngx_http_personalize_ctx_t *ctx, ngx_str_t *out);
 static ngx_http_personalize_ctx_t *ngx_http_personalize_get_ctx(
     ngx_http_request_t *r);
+static ngx_http_personalize_ctx_t *ngx_http_personalize_find_ctx(
+    ngx_http_request_t *r);
+static void ngx_http_personalize_ctx_cleanup(void *data);
 
 static ngx_int_t ngx_http_personalize_add_variables(ngx_conf_t *cf);
 static void *ngx_http_personalize_create_main_conf(ngx_conf_t *cf);
@@ -199,6 +202,7 @@ ngx_http_personalize_visitor(ngx_http_request_t *r)
 static ngx_http_personalize_ctx_t *
 ngx_http_personalize_get_ctx(ngx_http_request_t *r)
 {
+    ngx_pool_cleanup_t                *cln;
     ngx_http_personalize_ctx_t        *ctx;
     ngx_http_personalize_preview_t    *pv;
     ngx_http_personalize_visitor_t    *v;
@@ -206,11 +210,25 @@ ngx_http_personalize_get_ctx(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_personalize_module);
 
+    if (ctx == NULL && (r->main->internal || r->main->filter_finalize)) {
+        ctx = ngx_http_personalize_find_ctx(r->main);
+    }
+
     if (ctx == NULL) {
         ctx = ngx_pcalloc(r->main->pool, sizeof(ngx_http_personalize_ctx_t));
         if (ctx == NULL) {
             return NULL;
         }
+
+        /* marks the ctx so that it survives internal redirects */
+
+        cln = ngx_pool_cleanup_add(r->main->pool, 0);
+        if (cln == NULL) {
+            return NULL;
+        }
+
+        cln->handler = ngx_http_personalize_ctx_cleanup;
+        cln->data = ctx;
 
         ngx_http_set_ctx(r->main, ctx, ngx_http_personalize_module);
     }
@@ -248,6 +266,35 @@ ngx_http_personalize_get_ctx(ngx_http_request_t *r)
                    v->generation);
 
     return ctx;
+}
+
+
+/*
+ * An internal redirect (try_files, error_page, named locations) clears all
+ * module ctxs; the visitor stays the same, so find ours again through the
+ * pool cleanup that marks it, as the realip module does.
+ */
+
+static ngx_http_personalize_ctx_t *
+ngx_http_personalize_find_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_personalize_ctx_cleanup) {
+            ngx_http_set_ctx(r, cln->data, ngx_http_personalize_module);
+            return cln->data;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_personalize_ctx_cleanup(void *data)
+{
+    /* nothing to free: the ctx lives in the pool; this only marks it */
 }
 
 
