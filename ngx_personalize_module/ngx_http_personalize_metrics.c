@@ -218,10 +218,7 @@ ngx_http_pz_metrics_init(ngx_conf_t *cf, ngx_http_pz_rt_main_conf_t *rmcf)
     rmcf->var_prefills = NGX_ERROR;
     rmcf->var_experiments = NGX_ERROR;
 
-    if (rmcf->metrics == NULL) {
-        return NGX_OK;
-    }
-
+    /* $personalize_decisions also serves the trace */
     rmcf->var_slots = ngx_http_pz_var_index(cf, "personalize_decisions");
     rmcf->var_prompts = ngx_http_pz_var_index(cf, "personalize_prompts");
     rmcf->var_prefills = ngx_http_pz_var_index(cf, "personalize_prefills");

@@ -41,9 +41,6 @@ static ngx_int_t ngx_http_pz_var_lookup(ngx_http_request_t *r,
 static ngx_str_t  ngx_http_pz_preview_arg = ngx_string("arg_pz_preview");
 static ngx_str_t  ngx_http_pz_preview_cookie =
     ngx_string("cookie_pz_preview");
-static ngx_str_t  ngx_http_pz_decisions = ngx_string("personalize_decisions");
-
-static ngx_int_t  ngx_http_pz_decisions_index = NGX_ERROR;
 
 
 /* personalize_preview_key FILE; repeatable: the first ones are for
@@ -143,6 +140,10 @@ ngx_http_pz_preview_init(ngx_conf_t *cf, ngx_http_pz_rt_main_conf_t *rmcf)
     rmcf->var_preview_arg = NGX_ERROR;
     rmcf->var_preview_cookie = NGX_ERROR;
 
+    /* the header filter also writes the debug trace of any request */
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_pz_preview_header_filter;
+
     if (rmcf->preview_keys == NULL) {
         return NGX_OK;
     }
@@ -157,32 +158,6 @@ ngx_http_pz_preview_init(ngx_conf_t *cf, ngx_http_pz_rt_main_conf_t *rmcf)
     {
         return NGX_ERROR;
     }
-
-    /* the decisions for the trace, when the rules module is there */
-    ngx_http_pz_decisions_index = rmcf->var_slots;
-
-    if (ngx_http_pz_decisions_index == NGX_ERROR) {
-        ngx_uint_t       i;
-        ngx_hash_key_t  *k;
-        ngx_http_core_main_conf_t  *cmcf;
-
-        cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
-        k = cmcf->variables_keys->keys.elts;
-
-        for (i = 0; i < cmcf->variables_keys->keys.nelts; i++) {
-            if (k[i].key.len == ngx_http_pz_decisions.len
-                && ngx_strncmp(k[i].key.data, ngx_http_pz_decisions.data,
-                               ngx_http_pz_decisions.len) == 0)
-            {
-                ngx_http_pz_decisions_index = ngx_http_get_variable_index(cf,
-                                                      &ngx_http_pz_decisions);
-                break;
-            }
-        }
-    }
-
-    ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_pz_preview_header_filter;
 
     return NGX_OK;
 }
@@ -469,6 +444,7 @@ ngx_http_pz_trace_text(ngx_http_request_t *r, ngx_http_pz_rt_ctx_t *ctx)
     ngx_str_t                       *text, s;
     ngx_uint_t                       i;
     ngx_http_pz_trace_t             *t;
+    ngx_http_pz_rt_main_conf_t      *rmcf;
     ngx_http_personalize_visitor_t  *vis;
 
     text = ngx_palloc(r->pool, sizeof(ngx_str_t));
@@ -519,8 +495,10 @@ ngx_http_pz_trace_text(ngx_http_request_t *r, ngx_http_pz_rt_ctx_t *ctx)
         }
     }
 
-    if (ngx_http_pz_var_lookup(r, ngx_http_pz_decisions_index, &s) == NGX_OK)
-    {
+    rmcf = ngx_http_get_module_main_conf(r,
+                                         ngx_http_personalize_realtime_module);
+
+    if (ngx_http_pz_var_lookup(r, rmcf->var_slots, &s) == NGX_OK) {
         p = ngx_slprintf(p, last, "; decisions ");
         p = ngx_http_pz_trace_cpy(p, last, &s);
     }
@@ -544,7 +522,27 @@ ngx_http_pz_preview_header_filter(ngx_http_request_t *r)
     ngx_table_elt_t       *h;
     ngx_http_pz_rt_ctx_t  *ctx;
 
-    if (r != r->main || ngx_http_personalize_preview(r) == NULL) {
+    if (r != r->main) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (ngx_http_personalize_preview(r) == NULL) {
+
+#if (NGX_DEBUG)
+        ctx = ngx_http_get_module_ctx(r, ngx_http_personalize_realtime_module);
+
+        if (ctx != NULL && ctx->decided
+            && (r->connection->log->log_level & NGX_LOG_DEBUG_HTTP))
+        {
+            text = ngx_http_pz_trace_text(r, ctx);
+
+            if (text != NULL) {
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "personalize trace: %V", text);
+            }
+        }
+#endif
+
         return ngx_http_next_header_filter(r);
     }
 
