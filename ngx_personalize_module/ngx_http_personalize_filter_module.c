@@ -66,6 +66,9 @@ typedef struct {
 } ngx_http_personalize_filter_ctx_t;
 
 
+#if (NGX_HTTP_GZIP)
+static ngx_int_t ngx_http_personalize_gunzip_handler(ngx_http_request_t *r);
+#endif
 static ngx_int_t ngx_http_personalize_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_personalize_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
@@ -204,6 +207,35 @@ static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
+#if (NGX_HTTP_GZIP)
+
+/*
+ * The gunzip filter decompresses only for clients that do not accept
+ * gzip, and it runs before this filter.  Where personalize is on, it is
+ * told that this client does not accept gzip, so that an upstream's gzip
+ * body reaches the scanner as HTML (with "gunzip on"); the header filter
+ * below forgets that answer again, so that the gzip filter after us
+ * compresses for the client that does accept it.
+ */
+
+static ngx_int_t
+ngx_http_personalize_gunzip_handler(ngx_http_request_t *r)
+{
+    ngx_http_personalize_filter_conf_t  *conf;
+
+    conf = ngx_http_get_module_loc_conf(r, ngx_http_personalize_filter_module);
+
+    if (conf->enable && r == r->main) {
+        r->gzip_tested = 1;
+        r->gzip_ok = 0;
+    }
+
+    return NGX_DECLINED;
+}
+
+#endif
+
+
 static ngx_int_t
 ngx_http_personalize_header_filter(ngx_http_request_t *r)
 {
@@ -214,6 +246,17 @@ ngx_http_personalize_header_filter(ngx_http_request_t *r)
     ngx_http_personalize_filter_conf_t  *conf;
 
     conf = ngx_http_get_module_loc_conf(r, ngx_http_personalize_filter_module);
+
+#if (NGX_HTTP_GZIP)
+    if (r->gzip_tested && !r->gzip_ok && r == r->main) {
+        /*
+         * See ngx_http_personalize_gunzip_handler(), which may have run in
+         * another location before an internal redirect: the gzip filter
+         * asks again.
+         */
+        r->gzip_tested = 0;
+    }
+#endif
 
     if (!conf->enable
         || r != r->main
@@ -985,6 +1028,20 @@ ngx_http_personalize_filter_merge_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t
 ngx_http_personalize_filter_init(ngx_conf_t *cf)
 {
+#if (NGX_HTTP_GZIP)
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_personalize_gunzip_handler;
+#endif
+
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_personalize_header_filter;
 
