@@ -15,6 +15,8 @@
 #   BENCH_CONNS           wrk connections [32]
 #   BENCH_BIG             size of the big page in bytes, 0 skips [1048576]
 #   BENCH_LOADER          1 runs bench/loader.sh (the loader figures) [1]
+#   BENCH_LOADER_N        profiles loaded by bench/loader.sh [1000000]
+#   BENCH_MDB_TIMEOUT     seconds for its stock mdb_load run [120]
 #   BENCH_SCENARIOS       comma separated subset of 1..7 [all]
 #   BENCH_REBUILD         1 rebuilds the stores (kept in BUILD/bench/store-N
 #                         between runs while N and the generator stay)
@@ -50,6 +52,8 @@ my $SECONDS = env('BENCH_SECONDS', 5);
 my $CONNS = env('BENCH_CONNS', 32);
 my $BIG = env('BENCH_BIG', 1048576);
 my $LOADER = env('BENCH_LOADER', 1);
+my $LOADER_N = env('BENCH_LOADER_N', 1000000);
+my $MDB_TIMEOUT = env('BENCH_MDB_TIMEOUT', 120);
 my %ONLY = map { $_ => 1 } split /,/, ($ENV{BENCH_SCENARIOS} || '');
 
 my $started = time;
@@ -625,9 +629,11 @@ stop_all();
 # --- loader figures (h2's bench/loader.sh) -------------------------------------------
 
 my $loader = '';
-if ($LOADER && -x "$BENCH/loader.sh" || $LOADER && -e "$BENCH/loader.sh") {
-    note('loader: bench/loader.sh');
-    $loader = `BUILD=$BUILD sh $BENCH/loader.sh 2>&1`;
+if ($LOADER && -e "$BENCH/loader.sh") {
+    note("loader: bench/loader.sh with $LOADER_N profiles");
+    my $cmd = "N=$LOADER_N MDB_LOAD_TIMEOUT=$MDB_TIMEOUT BUILD=$BUILD "
+        . "timeout 1200 sh $BENCH/loader.sh 2>&1";
+    $loader = `$cmd`;
     $loader .= "\n(bench/loader.sh exited with " . ($? >> 8) . ")\n" if $?;
 }
 
@@ -703,7 +709,8 @@ if (%loadtime) {
 }
 
 if ($loader ne '') {
-    $md .= "\nLoader (bench/loader.sh):\n\n```\n$loader```\n";
+    $md .= "\nLoader (bench/loader.sh, " . count($LOADER_N)
+        . " profiles):\n\n```\n$loader```\n";
 }
 
 print "\n$md";
