@@ -40,7 +40,10 @@ static ngx_str_t  ngx_http_personalize_source_names[] = {
 };
 
 
-/* personalize_identity login|cookie VALUE [signed]; personalize_identity off; */
+/*
+ * personalize_identity login|cookie VALUE [signed];
+ * personalize_identity off;
+ */
 
 char *
 ngx_http_personalize_identity_directive(ngx_conf_t *cf, ngx_command_t *cmd,

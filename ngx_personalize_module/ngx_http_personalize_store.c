@@ -235,13 +235,14 @@ static ngx_int_t
 ngx_http_personalize_store_env_open(ngx_http_personalize_store_t *st,
     ngx_http_personalize_store_t *tmp)
 {
-    int            rc, fd;
-    MDB_txn       *txn;
-    MDB_val        key, val;
-    pz_field_t     f;
-    ngx_uint_t     i;
-    const char    *call;
-    ngx_file_info_t  fi;
+    int               rc, fd;
+    int64_t           gen;
+    MDB_txn          *txn;
+    MDB_val           key, val;
+    pz_field_t        f;
+    ngx_uint_t        i;
+    const char       *call;
+    ngx_file_info_t   fi;
 
     ngx_memzero(tmp, sizeof(ngx_http_personalize_store_t));
 
@@ -346,6 +347,14 @@ ngx_http_personalize_store_env_open(ngx_http_personalize_store_t *st,
         goto closed;
     }
 
+    gen = -1;
+
+    if (pz_record_find(val.mv_data, val.mv_size, PZ_META_GENERATION,
+                       sizeof(PZ_META_GENERATION) - 1, &f) == PZ_OK)
+    {
+        gen = pz_field_num(&f);
+    }
+
     /* commit, not abort: the database handles stay open */
 
     call = "mdb_txn_commit";
@@ -357,7 +366,8 @@ ngx_http_personalize_store_env_open(ngx_http_personalize_store_t *st,
     }
 
     ngx_log_error(NGX_LOG_INFO, st->log, 0,
-                  "personalize store \"%s\" opened", st->path.data);
+                  "personalize store \"%s\" opened (generation %L)",
+                  st->path.data, gen);
 
     return NGX_OK;
 
