@@ -81,6 +81,16 @@ is(get('p1', '-c')->{name}, 'Mug', 'the catalog survives the replace');
 ($st, $out) = $t->run_tool('pz-stat', '-d', $store);
 like($out, qr/^generation: $gen$/m, 'the meta record has the generation');
 
+# a catalog replace: the database emptied and refilled in one commit
+
+($st, $out) = $t->run_tool('pz-load', '-q', '-c', '-R', '-d', $store,
+    lines('cat2.jsonl', { id => 'p2', name => 'Bowl', price => '4' }));
+is($st, 0, 'a catalog replace succeeds') or diag $out;
+ok(!get('p1', '-c') && get('p2', '-c'), 'only the new items are there');
+is(get('c3')->{name}, 'B3', 'the profiles are untouched');
+
+my $live = readlink($store);
+
 # a failed build: live store unchanged, no generation left behind
 
 ($st, $out) = replace(lines('bad.jsonl',
@@ -88,9 +98,8 @@ like($out, qr/^generation: $gen$/m, 'the meta record has the generation');
 isnt($st, 0, 'a duplicate id fails the replace');
 like($out, qr/bad\.jsonl:2: duplicate id "c4"/, 'with file and line');
 like($out, qr/the live store is unchanged/, 'and says the store is as was');
-is(readlink($store), "store.gen-$gen", 'the symlink did not move');
-is_deeply([gens()], ["store.gen-$gen"],
-          'the half-built generation is removed');
+is(readlink($store), $live, 'the symlink did not move');
+is_deeply([gens()], [$live], 'the half-built generation is removed');
 is(get('c3')->{name}, 'B3', 'the live profiles are still there');
 
 ($st, $out) = replace(lines('dupalias.jsonl',
@@ -98,17 +107,16 @@ is(get('c3')->{name}, 'B3', 'the live profiles are still there');
 isnt($st, 0, 'an alias claimed by two rows fails the replace');
 like($out, qr/dupalias\.jsonl:2: alias "same" of "c6" already belongs to "c5"/,
      'the message names both profiles');
-is(readlink($store), "store.gen-$gen", 'the symlink did not move either');
+is(readlink($store), $live, 'the symlink did not move either');
 
 # the grace period keeps the old generation, then removes it
 
 ($st, $out) = $t->run_tool('pz-load', '-R', '-G', '1', '-d', $store,
     lines('c.jsonl', { id => 'c7', name => 'C7' }));
 is($st, 0, 'a replace with a grace period') or diag $out;
-like($out, qr/removing \Q$dir\E\/store\.gen-$gen in 1 s/,
+like($out, qr/removing \Q$dir\/$live\E in 1 s/,
      'it says when it removes the old generation');
-is_deeply([gens()], ['store.gen-' . ($gen + 1)],
-          'after the grace period it is gone');
+is_deeply([gens()], [readlink($store)], 'after the grace period it is gone');
 
 # a plain directory is refused with the way out
 
