@@ -114,6 +114,13 @@ ngx_int_t ngx_http_personalize_counter(ngx_http_request_t *r, u_char *name,
 ngx_int_t ngx_http_personalize_recent(ngx_http_request_t *r, u_char *name,
     size_t len, ngx_array_t **values);
 
+/* at configuration time, once the http block is parsed (init main conf,
+ * postconfiguration): NGX_OK if personalize_event declares the event NAME
+ * (with recent set: with push=), else NGX_DECLINED; lets "when counter"
+ * with an unknown name be an nginx -t error */
+ngx_int_t ngx_http_personalize_event_declared(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_uint_t recent);
+
 /* frequency caps (personalize_cap RULE N PERIOD): call cap_allows() before
  * a rule may win (1: yes, 0: capped; 1 for a rule without a cap) and
  * cap_record() when it has won; preview requests record nothing */

@@ -98,6 +98,9 @@ static ngx_http_pz_family_t  ngx_http_pz_families[] = {
       "Series that did not fit into the metrics zone" },
     { "personalize_prefills_total", "counter",
       "Input fields prefilled, by input and rule" },
+    { "personalize_preview_rejected_total", "counter",
+      "Preview tokens ignored, by reason: expired, forged, malformed, "
+      "payload" },
     { "personalize_preview_requests_total", "counter",
       "Requests with a valid preview token (not in the other counts)" },
     { "personalize_profile_lookups_total", "counter",

@@ -287,7 +287,7 @@ ngx_http_personalize_preview(ngx_http_request_t *r)
 {
     int                          rc;
     int64_t                      expires;
-    ngx_str_t                    token;
+    ngx_str_t                    token, reason;
     pz_bytes_t                   id;
     pz_preview_t                 pp;
     ngx_http_pz_rt_ctx_t        *ctx;
@@ -323,6 +323,18 @@ ngx_http_personalize_preview(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "personalize preview token ignored: %s",
                       pz_sign_strerror(rc));
+
+        ngx_str_set(&reason, "malformed");
+
+        if (rc == PZ_SIGN_EXPIRED) {
+            ngx_str_set(&reason, "expired");
+
+        } else if (rc == PZ_SIGN_FORGED) {
+            ngx_str_set(&reason, "forged");
+        }
+
+        ngx_http_pz_metric(r, "personalize_preview_rejected_total", "reason",
+                           &reason, NULL, NULL, 1);
         return NULL;
     }
 
@@ -330,6 +342,10 @@ ngx_http_personalize_preview(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "personalize preview token ignored: "
                       "not a preview payload");
+
+        ngx_str_set(&reason, "payload");
+        ngx_http_pz_metric(r, "personalize_preview_rejected_total", "reason",
+                           &reason, NULL, NULL, 1);
         return NULL;
     }
 

@@ -1025,6 +1025,28 @@ ngx_http_personalize_recent(ngx_http_request_t *r, u_char *name, size_t len,
 }
 
 
+ngx_int_t
+ngx_http_personalize_event_declared(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_uint_t recent)
+{
+    ngx_http_pz_rt_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf,
+                                         ngx_http_personalize_realtime_module);
+
+    if (rmcf == NULL
+        || ngx_http_pz_rt_name_find(rmcf, recent ? NGX_HTTP_PZ_RT_RECENT
+                                                 : NGX_HTTP_PZ_RT_COUNTER,
+                                    name->data, name->len, 0)
+           == NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
 ngx_uint_t
 ngx_http_personalize_cap_allows(ngx_http_request_t *r, u_char *rule,
     size_t len)

@@ -159,6 +159,9 @@ is($r->{headers}{'x-views'}, '[' . ($views + 1) . ']',
 my $m = $t->get('/status')->{body};
 my ($pv) = $m =~ /^personalize_preview_requests_total (\d+)$/m;
 is($pv, 1 + 1 + 1 + 2 + 1 + 3, 'preview requests counted apart');
+my %rej = $m =~ /^personalize_preview_rejected_total\{reason="(\w+)"\} (\d+)$/mg;
+is_deeply(\%rej, { expired => 1, forged => 2, malformed => 1, payload => 1 },
+          'rejected tokens counted by reason');
 my ($wins) = $m =~ /^personalize_rule_wins_total\{slot="hero",rule="vip"\} (\d+)$/m;
 ok(!defined $wins, 'no rule wins counted from previews');
 
