@@ -101,6 +101,7 @@ my @steps = (
     { go => '/search?q=dragon', facts => 'search-2' },
     { go => '/search?q=yeti', facts => 'search-3' },
     { go => '/', facts => 'search-after', shot => 'searcher' },
+    { go => '/product?id=p-coat', facts => 'search-capped' },
 );
 
 my $profile = tempdir('pz-chromium-XXXXXXXX', TMPDIR => 1, CLEANUP => 1);
@@ -196,6 +197,8 @@ is($f{'search-2'}{prompt}, undef, 'search: no prompt after two failed searches')
 like($f{'search-after'}{prompt} // '', qr/^Can I help you\?/,
      'search: chat prompt after three failed searches');
 ok($f{'search-after'}{prompt_visible}, 'search: the prompt is visible');
+is($f{'search-capped'}{prompt}, undef,
+   'search: the prompt is capped at once per half hour');
 
 # and nothing went wrong in the browser
 is_deeply($res->{errors}, [], 'no console errors, page errors or failed requests')
