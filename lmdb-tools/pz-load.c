@@ -184,6 +184,7 @@ struct pz_load_s {
     int                   have_live_meta;
     int64_t               gen;
     int                   catalog_replace;
+    int                   fresh;        /* upsert into an empty store */
     char                  gen_dir[PATH_MAX];
     char                  old_dir[2 * PATH_MAX + 2];
     int                   has_old;
@@ -503,6 +504,25 @@ main(int argc, char **argv)
 
     if (pz_schema_setup(ld) != 0) {
         goto failed;
+    }
+
+    /*
+     * An upsert of one batch into a store without profiles is a build:
+     * it takes the fast path of a replace (MDB_APPEND, sorted aliases)
+     * inside its one transaction.
+     */
+
+    if (ld->mode == PZ_MODE_UPSERT && ld->kind == PZ_ROW_PROFILE
+        && ld->batch == 0)
+    {
+        MDB_stat  ps, as;
+
+        if (mdb_stat(ld->txn, ld->st.dbi[PZ_PROFILES], &ps) == 0
+            && mdb_stat(ld->txn, ld->st.dbi[PZ_ALIASES], &as) == 0
+            && ps.ms_entries == 0 && as.ms_entries == 0)
+        {
+            ld->fresh = 1;
+        }
     }
 
     if (ld->catalog_replace) {
@@ -1597,7 +1617,7 @@ pz_put_profile(pz_load_t *ld)
     key.mv_data = (void *) row->id;
     key.mv_size = row->id_len;
 
-    if (ld->mode == PZ_MODE_REPLACE) {
+    if (ld->mode == PZ_MODE_REPLACE || ld->fresh) {
 
         flags = MDB_NOOVERWRITE;
 
@@ -1617,8 +1637,9 @@ pz_put_profile(pz_load_t *ld)
         rc = mdb_put(ld->txn, ld->st.dbi[PZ_PROFILES], &key, &val, flags);
 
         if (rc == MDB_KEYEXIST) {
-            snprintf(row->err, sizeof(row->err), "duplicate id \"%.*s\"",
-                     (int) row->id_len, row->id);
+            snprintf(row->err, sizeof(row->err), "duplicate id \"%.*s\"%s",
+                     (int) row->id_len, row->id,
+                     ld->fresh ? " in this batch" : "");
             return PZ_ROW_BAD;
         }
 
@@ -2657,7 +2678,8 @@ pz_sort_spill(pz_load_t *ld)
 
     pz_sort_buffer(s);
 
-    snprintf(path, sizeof(path), "%s/sort-%d.tmp", ld->gen_dir, s->nruns);
+    snprintf(path, sizeof(path), "%s/sort-%d.tmp",
+             ld->fresh ? ld->st.dir : ld->gen_dir, s->nruns);
 
     fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd == -1) {
@@ -2793,7 +2815,9 @@ pz_sort_emit(pz_load_t *ld, const unsigned char *e)
         return -1;
     }
 
-    if (++ld->txn_rows >= PZ_REPLACE_TXN_ROWS * 4) {
+    if (ld->mode == PZ_MODE_REPLACE
+        && ++ld->txn_rows >= PZ_REPLACE_TXN_ROWS * 4)
+    {
         return pz_commit(ld, 0);
     }
 

@@ -113,4 +113,17 @@ isnt($st, 0, 'a changed field type is refused');
 like($out, qr/field "orders": the store has it as int, the schema says string/,
      'the message names field and types');
 
+# the first load into an empty store takes the build path (sorted
+# aliases merged at the end): two rows claiming one alias still fail it
+
+my $fresh = $t->dir . '/fresh';
+$file = $t->write_file('claim.jsonl', join('',
+    qq{{"id":"f1","aliases":["same"]}\n}, qq{{"id":"f2","aliases":["same"]}\n}));
+($st, $out) = $t->run_tool('pz-load', '-d', $fresh, '-s', $schema, $file);
+isnt($st, 0, 'an alias claimed twice fails a first load');
+like($out, qr/claim\.jsonl:2: alias "same" of "f2" already belongs to "f1"/,
+     'the message names both profiles');
+($st, $out) = $t->run_tool('pz-stat', '-d', $fresh);
+like($out, qr/^  profiles: 0$/m, 'and nothing is committed');
+
 done_testing();
