@@ -6,6 +6,8 @@
 # BENCH_* sizes) first.
 #
 #   sh bench/perf.sh [NAME] [SECONDS]       BUILD=build-x sh bench/perf.sh on 10
+#   WARM=seconds of wrk before recording (10); BENCH_IDS, BENCH_COOKIE as
+#   for bench/visitor.lua
 
 set -eu
 
@@ -27,6 +29,12 @@ sleep 0.5
 master=$(cat "$RUN/nginx.pid")
 worker=$(pgrep -P "$master" | head -1)
 port=$(sed -n 's/.*listen 127.0.0.1:\([0-9]*\).*/\1/p' "$RUN/nginx.conf" | head -1)
+
+# warm up first: the worker maps the store's pages as visitors come by
+WARM=${WARM:-10}
+BENCH_IDS=${BENCH_IDS:-${BENCH_PROFILES:-1000000}} \
+    taskset -c 1 wrk -t1 -c32 -d${WARM}s -s "$TOP/bench/visitor.lua" \
+    "http://127.0.0.1:$port/" > "$RUN/perf-warm.txt" 2>&1
 
 BENCH_IDS=${BENCH_IDS:-${BENCH_PROFILES:-1000000}} \
     taskset -c 1 wrk -t1 -c32 -d$((SECS + 2))s -s "$TOP/bench/visitor.lua" \
