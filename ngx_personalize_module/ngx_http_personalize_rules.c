@@ -431,6 +431,7 @@ ngx_http_personalize_rules_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_personalize_rules_main_conf_t *rmcf = conf;
 
+    ngx_str_t                           err;
     ngx_uint_t                          i, k, j, *ri;
     ngx_http_personalize_rule_t        *rule;
     ngx_http_personalize_cond_t       **pc, *c;
@@ -440,6 +441,18 @@ ngx_http_personalize_rules_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(rmcf->max_blocks, 2);
     ngx_conf_init_value(rmcf->max_prompts, 1);
 
+    rule = rmcf->rules.elts;
+
+    for (i = 0; i < rmcf->rules.nelts; i++) {
+        if (ngx_http_personalize_tpl_check(cf, rule[i].tpl, &err)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "%V in %V:%ui",
+                          &err, &rule[i].file, rule[i].line);
+            return NGX_CONF_ERROR;
+        }
+    }
+
     /* conditions may name experiments declared further down */
 
     pc = rmcf->pending.elts;
@@ -447,6 +460,20 @@ ngx_http_personalize_rules_init_main_conf(ngx_conf_t *cf, void *conf)
 
     for (i = 0; i < rmcf->pending.nelts; i++) {
         c = pc[i];
+
+        if (c->type == NGX_HTTP_PZ_COND_COUNTER) {
+            if (ngx_http_personalize_event_declared(cf, &c->name, 0)
+                != NGX_OK)
+            {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "unknown counter \"%V\": declare it with "
+                              "personalize_event %V in %V:%ui",
+                              &c->name, &c->name, &c->file, c->line);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
 
         for (k = 0; k < rmcf->experiments.nelts; k++) {
             if (exp[k].name.len == c->name.len
@@ -984,7 +1011,8 @@ ngx_http_personalize_rule_when(ngx_conf_t *cf,
 
     for (i = 0; i < when->conds.nelts; i++) {
         if (c[i].type == NGX_HTTP_PZ_COND_VARIANT
-            || c[i].type == NGX_HTTP_PZ_COND_HOLDOUT)
+            || c[i].type == NGX_HTTP_PZ_COND_HOLDOUT
+            || c[i].type == NGX_HTTP_PZ_COND_COUNTER)
         {
             pc = ngx_array_push(&rmcf->pending);
             if (pc == NULL) {

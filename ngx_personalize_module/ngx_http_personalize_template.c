@@ -39,6 +39,8 @@ typedef struct {
     ngx_str_t                    fallback;
     ngx_uint_t                   limit;     /* each */
     ngx_uint_t                   catalog;   /* each: body uses the catalog */
+    ngx_uint_t                   recent;    /* each: over recent values of
+                                               the realtime module */
     ngx_array_t                 *body;      /* each: ..._node_t */
 } ngx_http_personalize_node_t;
 
@@ -46,7 +48,16 @@ typedef struct {
 struct ngx_http_personalize_tpl_s {
     ngx_array_t                  nodes;     /* ngx_http_personalize_node_t */
     ngx_uint_t                   raw;
+    ngx_str_t                    file;
+    ngx_array_t                  recent;    /* ..._recent_t, checked once
+                                               the http block is read */
 };
+
+
+typedef struct {
+    ngx_str_t                    name;
+    ngx_uint_t                   line;
+} ngx_http_personalize_recent_t;
 
 
 /* the compiler's state */
@@ -61,6 +72,7 @@ typedef struct {
     ngx_uint_t                   each_line;
     ngx_array_t                 *nodes;     /* where nodes go now */
     ngx_array_t                 *top;       /* the template's nodes */
+    ngx_http_personalize_tpl_t  *tpl;
 } ngx_http_personalize_tpl_cc_t;
 
 
@@ -186,12 +198,19 @@ ngx_http_personalize_tpl_compile(ngx_conf_t *cf, ngx_str_t *text,
 
     if (ngx_array_init(&tpl->nodes, cf->pool, 8,
                        sizeof(ngx_http_personalize_node_t))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&tpl->recent, cf->pool, 1,
+                          sizeof(ngx_http_personalize_recent_t))
+           != NGX_OK)
     {
         return NULL;
     }
 
     tpl->raw = (file == NULL);
+
+    if (file) {
+        tpl->file = *file;
+    }
 
     ngx_memzero(&cc, sizeof(ngx_http_personalize_tpl_cc_t));
     cc.cf = cf;
@@ -200,6 +219,7 @@ ngx_http_personalize_tpl_compile(ngx_conf_t *cf, ngx_str_t *text,
     cc.err = err;
     cc.nodes = &tpl->nodes;
     cc.top = &tpl->nodes;
+    cc.tpl = tpl;
     pz_html_init(&cc.html);
 
     ngx_str_null(err);
@@ -466,9 +486,11 @@ static ngx_int_t
 ngx_http_personalize_tpl_each(ngx_http_personalize_tpl_cc_t *cc, u_char *p,
     u_char *last)
 {
-    ngx_int_t                     n;
-    ngx_str_t                     name;
-    ngx_http_personalize_node_t  *node;
+    ngx_int_t                       n;
+    ngx_str_t                       name;
+    ngx_uint_t                      recent;
+    ngx_http_personalize_node_t    *node;
+    ngx_http_personalize_recent_t  *rc;
 
     if (cc->each) {
         return ngx_http_personalize_tpl_error(cc, "loops cannot be nested");
@@ -484,12 +506,20 @@ ngx_http_personalize_tpl_each(ngx_http_personalize_tpl_cc_t *cc, u_char *p,
         p++;
     }
 
+    recent = 0;
+
+    if (last - p > 7 && ngx_strncmp(p, "recent:", 7) == 0) {
+        recent = 1;
+        p += 7;
+    }
+
     p = ngx_http_personalize_tpl_name(p, last, &name);
 
     if (name.len == 0) {
         return ngx_http_personalize_tpl_error(cc, "write \"{{#each LIST}}\" "
                                               "with the name of a list "
-                                              "field");
+                                              "field, or \"{{#each "
+                                              "recent:EVENT}}\"");
     }
 
     node = ngx_array_push(cc->nodes);
@@ -500,7 +530,18 @@ ngx_http_personalize_tpl_each(ngx_http_personalize_tpl_cc_t *cc, u_char *p,
     ngx_memzero(node, sizeof(ngx_http_personalize_node_t));
     node->kind = NGX_HTTP_PZ_NODE_EACH;
     node->text = name;
+    node->recent = recent;
     node->limit = NGX_HTTP_PERSONALIZE_EACH_MAX;
+
+    if (recent) {
+        rc = ngx_array_push(&cc->tpl->recent);
+        if (rc == NULL) {
+            return NGX_ERROR;
+        }
+
+        rc->name = name;
+        rc->line = cc->line;
+    }
 
     while (p < last && *p == ' ') {
         p++;
@@ -590,6 +631,41 @@ ngx_http_personalize_tpl_error(ngx_http_personalize_tpl_cc_t *cc,
     cc->err->len = p - cc->err->data;
 
     return NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_personalize_tpl_check(ngx_conf_t *cf, ngx_http_personalize_tpl_t *tpl,
+    ngx_str_t *err)
+{
+    ngx_uint_t                      i;
+    ngx_http_personalize_recent_t  *rc;
+
+    rc = tpl->recent.elts;
+
+    for (i = 0; i < tpl->recent.nelts; i++) {
+        if (ngx_http_personalize_event_declared(cf, &rc[i].name, 1)
+            == NGX_OK)
+        {
+            continue;
+        }
+
+        err->data = ngx_pnalloc(cf->pool, NGX_MAX_ERROR_STR);
+        if (err->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        err->len = ngx_snprintf(err->data, NGX_MAX_ERROR_STR,
+                                "template %V:%ui: unknown event \"%V\": "
+                                "declare it with personalize_event %V "
+                                "push=...", &tpl->file, rc[i].line,
+                                &rc[i].name, &rc[i].name)
+                   - err->data;
+
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -701,25 +777,47 @@ static ngx_int_t
 ngx_http_personalize_tpl_loop(ngx_http_personalize_buf_t *b,
     ngx_http_personalize_node_t *node)
 {
-    u_char      *rec;
-    size_t       pos, rec_len;
-    ngx_int_t    rc;
-    ngx_uint_t   n;
-    pz_field_t   f;
-    pz_bytes_t   it;
+    u_char       *rec;
+    size_t        pos, rec_len;
+    ngx_int_t     rc;
+    ngx_str_t    *rv;
+    ngx_uint_t    n;
+    pz_field_t    f;
+    pz_bytes_t    it;
+    ngx_array_t  *recent;
 
-    rc = ngx_http_personalize_field(b->r, node->text.data, node->text.len,
-                                    &f);
+    rv = NULL;
+    recent = NULL;
 
-    if (rc == NGX_DECLINED) {
-        return NGX_OK;
+    if (node->recent) {
+        rc = ngx_http_personalize_recent(b->r, node->text.data,
+                                         node->text.len, &recent);
+
+        if (rc == NGX_DECLINED || recent == NULL) {
+            return NGX_OK;
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        rv = recent->elts;
+        f.type = 0;
+
+    } else {
+        rc = ngx_http_personalize_field(b->r, node->text.data,
+                                        node->text.len, &f);
+
+        if (rc == NGX_DECLINED) {
+            return NGX_OK;
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_ERROR;
+        }
     }
 
-    if (rc != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (f.type != PZ_T_LIST) {
+    if (recent == NULL && f.type != PZ_T_LIST) {
         /* a single string works as a list of one */
 
         if (f.type != PZ_T_STRING || f.value.len == 0) {
@@ -732,7 +830,16 @@ ngx_http_personalize_tpl_loop(ngx_http_personalize_buf_t *b,
 
     while (n < node->limit) {
 
-        if (f.type == PZ_T_LIST) {
+        if (recent) {
+            if (pos == recent->nelts) {
+                break;
+            }
+
+            it.data = rv[pos].data;
+            it.len = rv[pos].len;
+            pos++;
+
+        } else if (f.type == PZ_T_LIST) {
             if (!pz_list_next(&f, &pos, &it)) {
                 break;
             }

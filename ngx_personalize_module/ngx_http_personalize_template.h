@@ -32,6 +32,11 @@ ngx_http_personalize_tpl_t *ngx_http_personalize_tpl_file(ngx_conf_t *cf,
 ngx_http_personalize_tpl_t *ngx_http_personalize_tpl_inline(ngx_conf_t *cf,
     ngx_str_t *text, ngx_str_t *err);
 
+/* once the http block is read: NGX_OK, or NGX_ERROR with *err set when
+ * the template loops over an event that personalize_event does not keep */
+ngx_int_t ngx_http_personalize_tpl_check(ngx_conf_t *cf,
+    ngx_http_personalize_tpl_t *tpl, ngx_str_t *err);
+
 /* NGX_OK with *out in r->pool, or NGX_ERROR (logged) */
 ngx_int_t ngx_http_personalize_tpl_render(ngx_http_request_t *r,
     ngx_http_personalize_tpl_t *tpl, ngx_str_t *out);

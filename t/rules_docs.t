@@ -59,7 +59,11 @@ for my $b (@rules) {
 http {
 $exp$b
     personalize_rule docs-template { slot docs; block blocks/example.html; }
-    server { listen 127.0.0.1:%%PORT%%; }
+    personalize_zone rt:1m;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /search { personalize_event failed_searches; }
+    }
 }
 EOF
     ok($ok, "docs example $i ($first) passes nginx -t") or diag("$b\n$out");

@@ -28,6 +28,8 @@ $t->write_file('blocks/nested.html',
                "{{#each a}}{{#each b}}{{/each}}{{/each}}\n");
 $t->write_file('blocks/open.html', "<p>x</p>\n<script>var a;\n");
 $t->write_file('blocks/fallback.html', "<p>{{a|there}}</p>\n");
+$t->write_file('blocks/recent.html',
+               "<ul>\n{{#each recent:viewed}}<li>{{.}}</li>{{/each}}</ul>\n");
 $t->write_file('blocks/loopctx.html',
                "<p title=\"{{#each a}}\">{{.}}{{/each}}</p>\n");
 
@@ -90,6 +92,20 @@ EOF
 personalize_rule r { slot hero; block blocks/ok.html;
     when; # HERE
 }
+EOF
+    ['unknown counter', <<'EOF', qr/unknown counter "failed_serches": declare it with personalize_event/],
+personalize_zone rt:1m;
+personalize_rule r { prompt blocks/ok.html;
+    when counter failed_serches >= 3; # HERE
+}
+server { location / { personalize_event failed_searches; } }
+EOF
+    ['unknown recent event', <<'EOF', qr/template .*recent\.html:2: unknown event "viewed": declare it with personalize_event viewed push=/],
+personalize_zone rt:1m;
+personalize_rule r { slot hero; # HERE
+    block blocks/recent.html;
+}
+server { location / { personalize_event viewed; } }
 EOF
     ['counter with a word', <<'EOF', qr/write "counter NAME OP NUMBER"/],
 personalize_rule r { prompt blocks/ok.html;
@@ -332,9 +348,12 @@ http {
     personalize_rule p { prompt blocks/ok.html; }
     personalize_rule c { prefill coupon "{{code|\"WELCOME\"}}" overwrite; }
 
+    personalize_zone rt:1m;
+
     server {
         listen 127.0.0.1:%%PORT%%;
         location / { return 200 "$personalize_decisions"; }
+        location /search { personalize_event failed_searches; }
     }
 }
 EOF
