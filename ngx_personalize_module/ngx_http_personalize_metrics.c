@@ -728,13 +728,15 @@ ngx_http_pz_status_handler(ngx_http_request_t *r)
 
     /* copy the series out; the lock is not held while writing */
 
-    if (ngx_array_init(&samples, r->pool, 64, sizeof(ngx_http_pz_sample_t))
+    /* room for every series and the computed ones: no allocation (and no
+     * failure) in the loop under the lock */
+    n = mz->sh->nseries + 64;
+
+    if (ngx_array_init(&samples, r->pool, n + 8, sizeof(ngx_http_pz_sample_t))
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    n = mz->sh->nseries + 64;
 
     p = ngx_pnalloc(r->pool, n * NGX_HTTP_PZ_SERIES_MAX);
     if (p == NULL) {
