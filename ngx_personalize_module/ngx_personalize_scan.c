@@ -60,6 +60,7 @@ enum {
 static int pz_scan_out(pz_scan_t *s, const u_char_t *p, size_t len,
     int transient);
 static int pz_scan_marker(pz_scan_t *s);
+static int pz_scan_second(pz_scan_t *s, u_char_t ch);
 static int pz_attr_step(int *attr, u_char_t ch);
 static int pz_strcaseeq(const u_char_t *p, size_t len, const char *lit);
 
@@ -121,12 +122,52 @@ pz_scan_feed(pz_scan_t *s, const unsigned char *start, size_t len)
 
         if (state == sw_text) {
 
+            if (s->flags == 0) {
+
+                /*
+                 * Markers only: every candidate starts with "<!", and '!'
+                 * is much rarer in HTML than '<'.  A '<' at the end of
+                 * the piece is kept, its '!' may come next.
+                 */
+
+                q = memchr(p, '!', end - p);
+
+                if (q == NULL) {
+                    p = end;
+
+                    if (end[-1] == '<') {
+                        cand = end - 1;
+                        state = sw_lt;
+                    }
+
+                    break;
+                }
+
+                if (q > p && q[-1] == '<') {
+                    cand = q - 1;
+                    p = q + 1;
+                    s->match = 0;
+                    state = sw_bang;
+                    continue;
+                }
+
+                p = q + 1;
+                continue;
+            }
+
             /* the tight loop */
 
             q = memchr(p, '<', end - p);
             if (q == NULL) {
                 p = end;
                 break;
+            }
+
+            /* most tags are no candidates: skip them right here */
+
+            if (q + 1 < end && !pz_scan_second(s, q[1])) {
+                p = q + 1;
+                continue;
             }
 
             cand = q;
@@ -642,6 +683,35 @@ pz_scan_finish(pz_scan_t *s)
     s->slot = 0;
 
     return 0;
+}
+
+
+/* whether the byte after '<' may start a candidate: as sw_lt decides */
+
+static int
+pz_scan_second(pz_scan_t *s, u_char_t ch)
+{
+    switch (ch) {
+
+    case '!':
+        return 1;
+
+    case '/':
+        return s->script
+               || ((s->flags & PZ_SCAN_PROMPTS) && !s->prompted
+                   && s->slot == 0);
+
+    case 'i':
+    case 'I':
+        return (s->flags & PZ_SCAN_INPUTS) && !s->script;
+
+    case 's':
+    case 'S':
+        return !s->script;
+
+    default:
+        return 0;
+    }
 }
 
 
