@@ -45,6 +45,8 @@ struct ngx_http_personalize_store_s {
     dev_t                       dev;
     ino_t                       ino;
     time_t                      next_check;
+    time_t                      error_logged;   /* last request-time error */
+    ngx_event_t                 timer;          /* checks an idle worker */
     ngx_log_t                  *log;
 };
 
@@ -53,7 +55,8 @@ static ngx_int_t ngx_http_personalize_store_env_open(
     ngx_http_personalize_store_t *st, ngx_http_personalize_store_t *tmp);
 static void ngx_http_personalize_store_env_close(MDB_env *env, MDB_txn *txn);
 static void ngx_http_personalize_store_refresh(
-    ngx_http_personalize_store_t *st);
+    ngx_http_personalize_store_t *st, ngx_uint_t force);
+static void ngx_http_personalize_store_timer(ngx_event_t *ev);
 static MDB_txn *ngx_http_personalize_store_begin(ngx_http_request_t *r,
     ngx_http_personalize_store_t *st);
 static void ngx_http_personalize_store_end(ngx_http_personalize_store_t *st);
@@ -186,6 +189,19 @@ ngx_http_personalize_store_open(ngx_cycle_t *cycle,
     st->log = cycle->log;
     st->next_check = ngx_time() + st->check;
 
+    /*
+     * the interval is also kept by a timer, so that a worker without
+     * requests lets go of a replaced generation (and its disk space) too;
+     * cancelable: it does not hold up a graceful shutdown
+     */
+
+    st->timer.handler = ngx_http_personalize_store_timer;
+    st->timer.data = st;
+    st->timer.log = cycle->log;
+    st->timer.cancelable = 1;
+
+    ngx_add_timer(&st->timer, (ngx_msec_t) st->check * 1000);
+
     if (ngx_http_personalize_store_env_open(st, &tmp) != NGX_OK) {
         return NGX_DECLINED;
     }
@@ -219,6 +235,10 @@ ngx_http_personalize_store_open(ngx_cycle_t *cycle,
 void
 ngx_http_personalize_store_close(ngx_http_personalize_store_t *st)
 {
+    if (st->timer.timer_set) {
+        ngx_del_timer(&st->timer);
+    }
+
     ngx_http_personalize_store_env_close(st->env, st->txn);
 
     st->env = NULL;
@@ -399,15 +419,31 @@ ngx_http_personalize_store_env_close(MDB_env *env, MDB_txn *txn)
 }
 
 
+static void
+ngx_http_personalize_store_timer(ngx_event_t *ev)
+{
+    ngx_http_personalize_store_t  *st = ev->data;
+
+    if (ngx_exiting || ngx_quit) {
+        return;
+    }
+
+    ngx_http_personalize_store_refresh(st, 1);
+
+    ngx_add_timer(ev, (ngx_msec_t) st->check * 1000);
+}
+
+
 /* once per interval: reopen when data.mdb is another file (or was none) */
 
 static void
-ngx_http_personalize_store_refresh(ngx_http_personalize_store_t *st)
+ngx_http_personalize_store_refresh(ngx_http_personalize_store_t *st,
+    ngx_uint_t force)
 {
     ngx_file_info_t               fi;
     ngx_http_personalize_store_t  tmp;
 
-    if (ngx_time() < st->next_check) {
+    if (!force && ngx_time() < st->next_check) {
         return;
     }
 
@@ -450,7 +486,7 @@ ngx_http_personalize_store_begin(ngx_http_request_t *r,
     int         rc;
     ngx_uint_t  tries;
 
-    ngx_http_personalize_store_refresh(st);
+    ngx_http_personalize_store_refresh(st, 0);
 
     if (st->env == NULL) {
         return NULL;
@@ -494,9 +530,15 @@ ngx_http_personalize_store_begin(ngx_http_request_t *r,
         }
     }
 
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "personalize store \"%s\": mdb_txn_begin() failed "
-                  "(%d: %s)", st->path.data, rc, mdb_strerror(rc));
+    /* at most once per interval: this would repeat on every request */
+
+    if (ngx_time() >= st->error_logged + st->check) {
+        st->error_logged = ngx_time();
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "personalize store \"%s\": mdb_txn_begin() failed "
+                      "(%d: %s)", st->path.data, rc, mdb_strerror(rc));
+    }
 
     return NULL;
 }
@@ -532,7 +574,9 @@ ngx_http_personalize_store_get(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (rc != MDB_NOTFOUND) {
+    if (rc != MDB_NOTFOUND && ngx_time() >= st->error_logged + st->check) {
+        st->error_logged = ngx_time();
+
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "personalize store \"%s\": mdb_get(\"%s\") failed "
                       "(%d: %s)", st->path.data,

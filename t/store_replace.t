@@ -110,6 +110,25 @@ is_deeply([keys %seen], ['[1|gen-C]'], 'only the last generation answers');
 my $reopened = () = $t->error_log =~ /personalize store ".*store" opened/g;
 ok($reopened >= 6, "opened by 2 workers, then reopened twice each ($reopened)");
 
+# no requests at all: the workers still let go of the old generation
+
+$t->load_store(profiles('gen-D'), schema => { name => 'string' },
+               replace => 1, args => ['-q', '-G', '0']);
+sleep 2.5;
+
+my @opened = $t->error_log =~ /personalize store ".*store" opened \(generation (\d+)\)/g;
+my $last = $opened[-1];
+my $n_last = grep { $_ == $last } @opened;
+is($n_last, 2, "idle workers both opened the new generation $last by "
+               . "themselves");
+
+my $old_open = 0;
+for my $w ($t->workers) {
+    $old_open += grep { /\(deleted\)/ && /data\.mdb/ }
+                 map { readlink($_) // '' } glob("/proc/$w/fd/*");
+}
+is($old_open, 0, 'no worker holds a deleted data.mdb open');
+
 $t->stop;
 
 done_testing;
