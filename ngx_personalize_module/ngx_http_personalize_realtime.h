@@ -58,15 +58,17 @@ typedef struct {
 } ngx_http_pz_trace_t;
 
 
-/* per main request */
+/*
+ * Per main request.  "decided": the rules module asked
+ * ngx_http_personalize_tracing(), that is, it decided for this request.
+ */
 typedef struct {
-    ngx_str_t                      key;
-    ngx_http_personalize_preview_t *preview;
-    ngx_array_t                   *trace;     /* ngx_http_pz_trace_t */
-    unsigned                       key_done:1;
-    unsigned                       preview_done:1;
-    unsigned                       decided:1;  /* the rules module asked
-                                                  ngx_http_personalize_tracing() */
+    ngx_str_t                        key;
+    ngx_http_personalize_preview_t  *preview;
+    ngx_array_t                     *trace;   /* ngx_http_pz_trace_t */
+    unsigned                         key_done:1;
+    unsigned                         preview_done:1;
+    unsigned                         decided:1;
 } ngx_http_pz_rt_ctx_t;
 
 
