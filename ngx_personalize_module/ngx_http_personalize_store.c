@@ -44,9 +44,8 @@ struct ngx_http_personalize_store_s {
     ngx_uint_t                  has[NGX_HTTP_PERSONALIZE_DB_N];
     dev_t                       dev;
     ino_t                       ino;
-    time_t                      next_check;
     time_t                      error_logged;   /* last request-time error */
-    ngx_event_t                 timer;          /* checks an idle worker */
+    ngx_event_t                 timer;          /* the periodic check */
     ngx_log_t                  *log;
 };
 
@@ -55,7 +54,7 @@ static ngx_int_t ngx_http_personalize_store_env_open(
     ngx_http_personalize_store_t *st, ngx_http_personalize_store_t *tmp);
 static void ngx_http_personalize_store_env_close(MDB_env *env, MDB_txn *txn);
 static void ngx_http_personalize_store_refresh(
-    ngx_http_personalize_store_t *st, ngx_uint_t force);
+    ngx_http_personalize_store_t *st);
 static void ngx_http_personalize_store_timer(ngx_event_t *ev);
 static MDB_txn *ngx_http_personalize_store_begin(ngx_http_request_t *r,
     ngx_http_personalize_store_t *st);
@@ -187,12 +186,12 @@ ngx_http_personalize_store_open(ngx_cycle_t *cycle,
     ngx_http_personalize_store_t  tmp;
 
     st->log = cycle->log;
-    st->next_check = ngx_time() + st->check;
 
     /*
-     * the interval is also kept by a timer, so that a worker without
-     * requests lets go of a replaced generation (and its disk space) too;
-     * cancelable: it does not hold up a graceful shutdown
+     * the check runs on a timer, not on the request path: no stat() per
+     * request, and a worker without requests lets go of a replaced
+     * generation (and its disk space) too; cancelable: it does not hold up
+     * a graceful shutdown
      */
 
     st->timer.handler = ngx_http_personalize_store_timer;
@@ -428,7 +427,7 @@ ngx_http_personalize_store_timer(ngx_event_t *ev)
         return;
     }
 
-    ngx_http_personalize_store_refresh(st, 1);
+    ngx_http_personalize_store_refresh(st);
 
     ngx_add_timer(ev, (ngx_msec_t) st->check * 1000);
 }
@@ -437,17 +436,10 @@ ngx_http_personalize_store_timer(ngx_event_t *ev)
 /* once per interval: reopen when data.mdb is another file (or was none) */
 
 static void
-ngx_http_personalize_store_refresh(ngx_http_personalize_store_t *st,
-    ngx_uint_t force)
+ngx_http_personalize_store_refresh(ngx_http_personalize_store_t *st)
 {
     ngx_file_info_t               fi;
     ngx_http_personalize_store_t  tmp;
-
-    if (!force && ngx_time() < st->next_check) {
-        return;
-    }
-
-    st->next_check = ngx_time() + st->check;
 
     if (st->env != NULL) {
 
@@ -485,8 +477,6 @@ ngx_http_personalize_store_begin(ngx_http_request_t *r,
 {
     int         rc;
     ngx_uint_t  tries;
-
-    ngx_http_personalize_store_refresh(st, 0);
 
     if (st->env == NULL) {
         return NULL;
