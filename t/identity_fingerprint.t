@@ -38,6 +38,11 @@ http {
             return 200 "[$personalize_id|$personalize_id_source]";
         }
 
+        location /host {
+            personalize_fingerprint consent=$cookie_consent ipv4_prefix=32;
+            return 200 "[$personalize_id|$personalize_id_source]";
+        }
+
         location /off {
             personalize_fingerprint off;
             return 200 "[$personalize_id|$personalize_id_source]";
@@ -90,6 +95,20 @@ is(body('/ua', 'User-Agent' => 'Mozilla/5.0 test',
 
 is(body('/off', @ua, Cookie => 'consent=1'), '[|none]',
    'personalize_fingerprint off');
+
+# the client address counts by its prefix: /24 by default, /32 here
+
+is(body('/', @ua, Cookie => 'consent=1', -local => '127.0.0.2'), $fp,
+   'another address in the same /24: the same id');
+isnt(body('/', @ua, Cookie => 'consent=1', -local => '127.0.1.1'), $fp,
+     'an address in another /24: another id');
+my $host = body('/host', @ua, Cookie => 'consent=1');
+like($host, qr/^\[fp:/, 'fingerprint with ipv4_prefix=32');
+isnt(body('/host', @ua, Cookie => 'consent=1', -local => '127.0.0.2'), $host,
+     'ipv4_prefix=32: another address, another id');
+is(body('/ua', 'User-Agent' => 'Mozilla/5.0 test', Cookie => 'consent=1',
+        -local => '127.1.2.3'), $ua_only,
+   'ipv4_prefix=0: the address does not count');
 
 unlike($fp, qr/Mozilla|de/, 'the id does not reveal its input');
 

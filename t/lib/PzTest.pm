@@ -404,7 +404,7 @@ sub access_log {
 sub get {
     my ($self, $path, @h) = @_;
 
-    my ($port, $method, $timeout) = ($self->port(1), 'GET', 10);
+    my ($port, $method, $timeout, $local) = ($self->port(1), 'GET', 10);
     my $req = '';
 
     while (@h) {
@@ -413,6 +413,7 @@ sub get {
         if ($k eq '-port') { $port = $v; next; }
         if ($k eq '-method') { $method = $v; next; }
         if ($k eq '-timeout') { $timeout = $v; next; }
+        if ($k eq '-local') { $local = $v; next; }
 
         $req .= "$k: $_\r\n" for ref $v ? @$v : ($v);
     }
@@ -420,7 +421,8 @@ sub get {
     $req = "$method $path HTTP/1.1\r\nHost: localhost\r\n"
          . "Connection: close\r\n$req\r\n";
 
-    return $self->request($req, -port => $port, -timeout => $timeout);
+    return $self->request($req, -port => $port, -timeout => $timeout,
+                          ($local ? (-local => $local) : ()));
 }
 
 sub request {
@@ -430,7 +432,9 @@ sub request {
     my $timeout = $o{-timeout} || 10;
 
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => $timeout)
+                                  Proto => 'tcp', Timeout => $timeout,
+                                  ($o{-local} ? (LocalAddr => $o{-local})
+                                              : ()))
         or return { status => 0, error => "connect() failed: $!",
                     headers => {}, header_list => [], body => '',
                     raw => '' };
@@ -656,12 +660,13 @@ F<error-t.log>, which is not checked for alerts), without starting nginx.
 The line number of the first line matching in the configuration written
 last: use it to check C<nginx.conf:LINE> in error messages.
 
-=item get($path, Header => 'value', Cookie => ['a=1', 'b=2'], -port => $p, -method => 'HEAD', -timeout => 10)
+=item get($path, Header => 'value', Cookie => ['a=1', 'b=2'], -port => $p, -method => 'HEAD', -timeout => 10, -local => '127.0.0.2')
 
 An HTTP/1.1 request with C<Connection: close>; an array value sends the
-header once per element.
+header once per element.  C<-local> binds the client socket to another
+loopback address (any 127.x.y.z works on Linux).
 
-=item request($raw, -port => $p, -timeout => 10)
+=item request($raw, -port => $p, -timeout => 10, -local => $addr)
 
 Sends raw request text.  Both return
 C<{ status, headers => { lc name => value (repeats joined with ", ") },
