@@ -121,6 +121,14 @@ ngx_int_t ngx_http_personalize_recent(ngx_http_request_t *r, u_char *name,
 ngx_int_t ngx_http_personalize_event_declared(ngx_conf_t *cf,
     ngx_str_t *name, ngx_uint_t recent);
 
+/* at configuration time, from the rules module's init main conf: every
+ * personalize_cap must name a rule; rules points to the name of the first
+ * rule, the next one lies stride bytes further (an array of structs that
+ * hold an ngx_str_t name).  NGX_ERROR, logged with the cap's file and line,
+ * for an unknown rule */
+ngx_int_t ngx_http_personalize_caps_check(ngx_conf_t *cf, ngx_str_t *rules,
+    size_t stride, ngx_uint_t nrules);
+
 /* frequency caps (personalize_cap RULE N PERIOD): call cap_allows() before
  * a rule may win (1: yes, 0: capped; 1 for a rule without a cap) and
  * cap_record() when it has won; preview requests record nothing */

@@ -77,6 +77,8 @@ typedef struct {
     ngx_uint_t                     type;
     ngx_uint_t                     n;         /* keep, or the cap's count */
     time_t                         period;    /* of a cap */
+    ngx_str_t                      file;      /* where declared first */
+    ngx_uint_t                     line;
 } ngx_http_pz_rt_name_t;
 
 
@@ -1047,6 +1049,51 @@ ngx_http_personalize_event_declared(ngx_conf_t *cf, ngx_str_t *name,
 }
 
 
+ngx_int_t
+ngx_http_personalize_caps_check(ngx_conf_t *cf, ngx_str_t *rules,
+    size_t stride, ngx_uint_t nrules)
+{
+    ngx_str_t                   *rn;
+    ngx_uint_t                   i, k;
+    ngx_http_pz_rt_name_t       *nm;
+    ngx_http_pz_rt_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf,
+                                         ngx_http_personalize_realtime_module);
+    if (rmcf == NULL) {
+        return NGX_OK;
+    }
+
+    nm = rmcf->names.elts;
+
+    for (i = 0; i < rmcf->names.nelts; i++) {
+
+        if (nm[i].type != NGX_HTTP_PZ_RT_CAP) {
+            continue;
+        }
+
+        for (k = 0; k < nrules; k++) {
+            rn = (ngx_str_t *) ((u_char *) rules + k * stride);
+
+            if (rn->len == nm[i].name.len
+                && ngx_strncmp(rn->data, nm[i].name.data, rn->len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (k == nrules) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "personalize_cap names the unknown rule \"%V\" "
+                          "in %V:%ui", &nm[i].name, &nm[i].file, nm[i].line);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 ngx_uint_t
 ngx_http_personalize_cap_allows(ngx_http_request_t *r, u_char *rule,
     size_t len)
@@ -1542,6 +1589,8 @@ ngx_http_pz_rt_name_add(ngx_conf_t *cf, ngx_http_pz_rt_main_conf_t *rmcf,
     nm->type = type;
     nm->n = n;
     nm->period = period;
+    nm->file = cf->conf_file->file.name;
+    nm->line = cf->conf_file->line;
 
     return rmcf->names.nelts - 1;
 }

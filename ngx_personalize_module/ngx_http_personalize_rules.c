@@ -453,6 +453,16 @@ ngx_http_personalize_rules_init_main_conf(ngx_conf_t *cf, void *conf)
         }
     }
 
+    /* personalize_cap must name a rule */
+
+    if (ngx_http_personalize_caps_check(cf, &rule->name,
+                                        sizeof(ngx_http_personalize_rule_t),
+                                        rmcf->rules.nelts)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     /* conditions may name experiments declared further down */
 
     pc = rmcf->pending.elts;

@@ -97,6 +97,9 @@ my @bad = (
       qr/invalid cap period/, 'bad cap period' ],
     [ 'personalize_zone rt:1m; personalize_cap r 1 1h; '
       . 'personalize_cap r 2 1h;', qr/already capped/, 'cap twice' ],
+    [ 'personalize_zone rt:1m; personalize_cap nonesuch 1 1h;',
+      qr/personalize_cap names the unknown rule "nonesuch"/,
+      'cap of an unknown rule' ],
 );
 
 for my $b (@bad) {
