@@ -14,6 +14,7 @@
 
 
 #define NGX_HTTP_PZ_LABEL_MAX      64      /* bytes of one label value */
+#define NGX_HTTP_PZ_CACHE_SIZE     256     /* a power of two */
 
 
 /* follows an ngx_str_node_t whose str points to series */
@@ -72,6 +73,14 @@ static ngx_int_t ngx_http_pz_var_index(ngx_conf_t *cf, char *name);
 
 
 static ngx_str_t  ngx_http_pz_metrics_name = ngx_string("personalize_status");
+
+
+/*
+ * Per worker: the series this worker has used, direct mapped by hash, so
+ * that a request's updates need no lock.  The zone never frees a series
+ * and outlives the worker, so the pointers stay valid.
+ */
+static ngx_http_pz_metric_node_t  *ngx_http_pz_cache[NGX_HTTP_PZ_CACHE_SIZE];
 
 static ngx_str_t  ngx_http_pz_sources[] = {
     ngx_string("none"),
@@ -285,6 +294,14 @@ ngx_http_pz_metric_find(ngx_http_pz_rt_main_conf_t *rmcf, u_char *series,
     s.len = len;
     hash = ngx_crc32_short(series, len);
 
+    mn = ngx_http_pz_cache[hash & (NGX_HTTP_PZ_CACHE_SIZE - 1)];
+
+    if (mn != NULL && mn->len == len
+        && ngx_memcmp(mn->series, series, len) == 0)
+    {
+        return &mn->value;
+    }
+
     ngx_shmtx_lock(&mz->shpool->mutex);
 
     sn = ngx_str_rbtree_lookup(&mz->sh->rbtree, &s, hash);
@@ -293,6 +310,7 @@ ngx_http_pz_metric_find(ngx_http_pz_rt_main_conf_t *rmcf, u_char *series,
         ngx_shmtx_unlock(&mz->shpool->mutex);
         mn = (ngx_http_pz_metric_node_t *) ((u_char *) sn
                                             + sizeof(ngx_str_node_t));
+        ngx_http_pz_cache[hash & (NGX_HTTP_PZ_CACHE_SIZE - 1)] = mn;
         return &mn->value;
     }
 
@@ -323,6 +341,8 @@ ngx_http_pz_metric_find(ngx_http_pz_rt_main_conf_t *rmcf, u_char *series,
     mz->sh->nseries++;
 
     ngx_shmtx_unlock(&mz->shpool->mutex);
+
+    ngx_http_pz_cache[hash & (NGX_HTTP_PZ_CACHE_SIZE - 1)] = mn;
 
     return &mn->value;
 }
