@@ -352,39 +352,52 @@ ngx_http_personalize_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_http_next_body_filter(r, in);
     }
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "personalize filter in:%p copies:%ui", in, ctx->copies);
+
     if (in) {
         if (ngx_chain_add_copy(r->pool, &ctx->in, in) != NGX_OK) {
             return NGX_ERROR;
         }
     }
 
-    while (ctx->in) {
+    for ( ;; ) {
 
         /*
-         * Our own buffers are all on their way to the client: wait until
-         * some come back, so that a slow client does not make us copy the
-         * whole page into memory.
+         * When our own buffers are all on their way to the client, wait
+         * until some come back, so that a slow client does not make us
+         * copy the whole page into memory.
          */
 
-        if (ctx->free_copy == NULL
-            && ctx->copies >= NGX_HTTP_PERSONALIZE_COPIES)
+        while (ctx->in
+               && (ctx->free_copy
+                   || ctx->copies < NGX_HTTP_PERSONALIZE_COPIES))
         {
-            break;
+            cl = ctx->in;
+            ctx->in = cl->next;
+
+            rc = ngx_http_personalize_scan_buf(r, ctx, cl->buf);
+
+            ngx_free_chain(r->pool, cl);
+
+            if (rc != NGX_OK) {
+                return NGX_ERROR;
+            }
         }
 
-        cl = ctx->in;
-        ctx->in = cl->next;
+        rc = ngx_http_personalize_output(r, ctx);
 
-        rc = ngx_http_personalize_scan_buf(r, ctx, cl->buf);
+        if (rc == NGX_ERROR || ctx->in == NULL) {
+            return rc;
+        }
 
-        ngx_free_chain(r->pool, cl);
-
-        if (rc != NGX_OK) {
-            return NGX_ERROR;
+        if (ctx->free_copy == NULL) {
+            /* the client is slow: its write event calls again */
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "personalize filter waits for buffers");
+            return rc;
         }
     }
-
-    return ngx_http_personalize_output(r, ctx);
 }
 
 
