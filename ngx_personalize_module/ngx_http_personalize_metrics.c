@@ -66,6 +66,7 @@ static void ngx_http_pz_metric_list(ngx_http_request_t *r,
 static ngx_int_t ngx_http_pz_var(ngx_http_request_t *r, ngx_int_t index,
     ngx_str_t *s);
 static ngx_int_t ngx_http_pz_status_handler(ngx_http_request_t *r);
+static u_char *ngx_http_pz_json_labels(u_char *dst, u_char *p, u_char *end);
 static int ngx_libc_cdecl ngx_http_pz_sample_cmp(const void *one,
     const void *two);
 static ngx_http_pz_family_t *ngx_http_pz_family(ngx_str_t *series);
@@ -538,8 +539,8 @@ void
 ngx_http_pz_metrics_log(ngx_http_request_t *r,
     ngx_http_pz_rt_main_conf_t *rmcf, ngx_uint_t preview)
 {
-    u_char                          *p, *end;
-    ngx_str_t                        s, none;
+    u_char                          *p, *end, *item, *q;
+    ngx_str_t                        s, slot, rule;
     ngx_http_pz_rt_ctx_t            *ctx;
     ngx_http_personalize_visitor_t  *vis;
 
@@ -606,12 +607,7 @@ ngx_http_pz_metrics_log(ngx_http_request_t *r,
             end = s.data + s.len;
         }
 
-        ngx_str_null(&none);
-
         while (p < end) {
-            u_char     *item, *q;
-            ngx_str_t   slot, rule;
-
             item = p;
 
             while (p < end && *p != ',') {
@@ -709,10 +705,43 @@ ngx_http_pz_sample_add(ngx_array_t *a, ngx_pool_t *pool, char *series,
 }
 
 
+/* a="x",b="y" -> "a":"x","b":"y"; label values are [A-Za-z0-9_.:-] */
+
+static u_char *
+ngx_http_pz_json_labels(u_char *dst, u_char *p, u_char *end)
+{
+    u_char      *start;
+    ngx_uint_t   in;
+
+    in = 0;
+    start = p;
+
+    for ( /* void */ ; p < end; p++) {
+
+        if (!in && *p == '=') {
+            *dst++ = '"';
+            *dst++ = ':';
+            continue;
+        }
+
+        if (*p == '"') {
+            in = !in;
+
+        } else if (!in && (p == start || p[-1] == ',')) {
+            *dst++ = '"';
+        }
+
+        *dst++ = *p;
+    }
+
+    return dst;
+}
+
+
 static ngx_int_t
 ngx_http_pz_status_handler(ngx_http_request_t *r)
 {
-    u_char                      *p;
+    u_char                      *p, *lb, *end;
     size_t                       size;
     time_t                       built;
     ngx_int_t                    rc;
@@ -862,8 +891,6 @@ ngx_http_pz_status_handler(ngx_http_request_t *r)
     }
 
     for (i = 0; i < samples.nelts; i++) {
-        u_char  *lb, *end;
-
         end = sm[i].series.data + sm[i].series.len;
         lb = ngx_strlchr(sm[i].series.data, end, '{');
 
@@ -885,26 +912,7 @@ ngx_http_pz_status_handler(ngx_http_request_t *r)
             b->last = ngx_cpymem(b->last, ",\"labels\":{", 11);
 
             if (lb) {
-                /* a="x",b="y" -> "a":"x","b":"y"; values are [A-Za-z0-9_.:-] */
-                ngx_uint_t  in = 0;
-
-                for (p = lb + 1; p < end - 1; p++) {
-
-                    if (!in && *p == '=') {
-                        *b->last++ = '"';
-                        *b->last++ = ':';
-                        continue;
-                    }
-
-                    if (*p == '"') {
-                        in = !in;
-
-                    } else if (!in && (p == lb + 1 || p[-1] == ',')) {
-                        *b->last++ = '"';
-                    }
-
-                    *b->last++ = *p;
-                }
+                b->last = ngx_http_pz_json_labels(b->last, lb + 1, end - 1);
             }
 
             b->last = ngx_sprintf(b->last, "},\"value\":%uA}", sm[i].value);

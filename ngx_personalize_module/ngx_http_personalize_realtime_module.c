@@ -746,8 +746,8 @@ ngx_http_pz_rt_log_handler(ngx_http_request_t *r)
 {
     time_t                       now;
     uint32_t                     hash;
-    ngx_str_t                    key, *values;
-    ngx_uint_t                   i, nfired;
+    ngx_str_t                    key, v, *values;
+    ngx_uint_t                   i, nfired, preview;
     ngx_flag_t                  *fired;
     ngx_http_pz_rt_item_t       *it;
     ngx_http_pz_rt_node_t       *vn;
@@ -766,13 +766,13 @@ ngx_http_pz_rt_log_handler(ngx_http_request_t *r)
     rlcf = ngx_http_get_module_loc_conf(r,
                                         ngx_http_personalize_realtime_module);
 
-    i = (ngx_http_personalize_preview(r) != NULL);
+    preview = (ngx_http_personalize_preview(r) != NULL);
 
     if (rmcf->metrics) {
-        ngx_http_pz_metrics_log(r, rmcf, i);
+        ngx_http_pz_metrics_log(r, rmcf, preview);
     }
 
-    if (i) {
+    if (preview) {
         /* an editor's preview is not the visitor's behaviour */
         return NGX_OK;
     }
@@ -802,7 +802,6 @@ ngx_http_pz_rt_log_handler(ngx_http_request_t *r)
     nfired = 0;
 
     for (i = 0; i < rlcf->events->nelts; i++) {
-        ngx_str_t  v;
 
         if (ev[i].cond) {
             if (ngx_http_complex_value(r, ev[i].cond, &v) != NGX_OK
@@ -948,7 +947,7 @@ static ngx_int_t
 ngx_http_pz_rt_recent_find(ngx_http_request_t *r, ngx_http_pz_rt_name_t *nm,
     ngx_array_t **values)
 {
-    u_char                      *p;
+    u_char                      *p, *slot;
     uint32_t                     hash;
     ngx_str_t                    key, *s;
     ngx_uint_t                   i;
@@ -988,7 +987,7 @@ ngx_http_pz_rt_recent_find(ngx_http_request_t *r, ngx_http_pz_rt_name_t *nm,
 
     if (it != NULL) {
         for (i = 0; i < it->count && i < nm->n; i++) {
-            u_char  *slot = it->data + i * (1 + NGX_HTTP_PZ_RT_VALUE_MAX);
+            slot = it->data + i * (1 + NGX_HTTP_PZ_RT_VALUE_MAX);
 
             s = ngx_array_push(a);   /* within the preallocated nelts */
             s->len = slot[0];
@@ -1604,6 +1603,7 @@ ngx_http_pz_rt_event(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t                         *value, s;
     ngx_int_t                          n, keep;
     ngx_uint_t                         i;
+    ngx_http_pz_rt_name_t             *nm;
     ngx_http_pz_rt_event_t            *ev;
     ngx_http_pz_rt_main_conf_t        *rmcf;
     ngx_http_compile_complex_value_t   ccv;
@@ -1626,9 +1626,9 @@ ngx_http_pz_rt_event(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     ev = rlcf->events->elts;
+    nm = rmcf->names.elts;
 
     for (i = 0; i < rlcf->events->nelts; i++) {
-        ngx_http_pz_rt_name_t  *nm = rmcf->names.elts;
 
         if (nm[ev[i].counter].name.len == value[1].len
             && ngx_strncmp(nm[ev[i].counter].name.data, value[1].data,
