@@ -10,14 +10,14 @@
 #   BENCH_PROFILES        profiles in the main store [1000000]
 #   BENCH_SMALL           profiles in the small store [10000]
 #   BENCH_LARGE           profiles in the large store, 0 skips [10000000]
-#   BENCH_ROUNDS          alternating rounds [5]
-#   BENCH_SECONDS         seconds per wrk run [5]
+#   BENCH_ROUNDS          alternating rounds [7]
+#   BENCH_SECONDS         seconds per wrk run [4]
 #   BENCH_CONNS           wrk connections [32]
 #   BENCH_BIG             size of the big page in bytes, 0 skips [1048576]
 #   BENCH_LOADER          1 runs bench/loader.sh (the loader figures) [1]
 #   BENCH_LOADER_N        profiles loaded by bench/loader.sh [1000000]
 #   BENCH_MDB_TIMEOUT     seconds for its stock mdb_load run [120]
-#   BENCH_SCENARIOS       comma separated subset of 1..7 [all]
+#   BENCH_SCENARIOS       comma separated subset of 1..9 [all]
 #   BENCH_REBUILD         1 rebuilds the stores (kept in BUILD/bench/store-N
 #                         between runs while N and the generator stay)
 #
@@ -47,8 +47,8 @@ my $LUAMOD = '/usr/lib/nginx/modules';
 my $N = env('BENCH_PROFILES', 1000000);
 my $NSMALL = env('BENCH_SMALL', 10000);
 my $NLARGE = env('BENCH_LARGE', 10000000);
-my $ROUNDS = env('BENCH_ROUNDS', 5);
-my $SECONDS = env('BENCH_SECONDS', 5);
+my $ROUNDS = env('BENCH_ROUNDS', 7);
+my $SECONDS = env('BENCH_SECONDS', 4);
 my $CONNS = env('BENCH_CONNS', 32);
 my $BIG = env('BENCH_BIG', 1048576);
 my $LOADER = env('BENCH_LOADER', 1);
@@ -388,6 +388,7 @@ sub wrk {
     local $ENV{BENCH_IDS} = $o{ids} || $N;
     local $ENV{BENCH_COOKIE} = $o{cookie} || 'pzid';
     local $ENV{BENCH_PATH} = $o{path} || '/';
+    local $ENV{BENCH_COOKIES} = $o{cookies} || '';
     my $pin = $ncpu > 1 ? 'taskset -c 1 ' : '';
 
     my $cmd = "${pin}timeout " . ($secs + 30) . " wrk -t1 -c$CONNS -d${secs}s "
@@ -448,11 +449,15 @@ my @S = (
     # filter that changes the body cannot use sendfile)
     { id => 8, name => 'reference: bare nginx, sendfile off',
       inst => 'nosendfile' },
+    # not a target: scenario 4 with signed visitor cookies (HMAC-SHA256
+    # verified on every request), as production and the demo use them
+    { id => 9, name => 'module on, full personalization, signed cookies',
+      inst => 'signed', cookies => "$OUT/signed.txt" },
 );
 @S = grep { !%ONLY || $ONLY{$_->{id}} } @S;
 @S = grep { $_->{inst} ne 'lua' || $have_lua } @S;
 
-my $store = (grep { $_->{id} >= 2 && $_->{id} <= 4 } @S) ? store($N) : undef;
+my $store = (grep { $_->{inst} =~ /^(off|on|signed)$/ } @S) ? store($N) : undef;
 warm_store($store) if $store;
 
 sub size {
@@ -476,6 +481,11 @@ my %inst = (
     },
     on => sub {
         start('on', main => "load_module $MODULE;", http => pz_http($store));
+    },
+    signed => sub {
+        mint_signed();
+        start('signed', main => "load_module $MODULE;",
+              http => pz_http($store) =~ s/(\$cookie_pzid);/$1 signed;\n    personalize_key $OUT\/bench.key;/r);
     },
     sub => sub {
         my $loc = join '', map {
@@ -502,6 +512,21 @@ my %inst = (
 
 sub sq { my ($s) = @_; $s =~ s/'/\\'/g; return $s; }
 
+# 100000 signed ids of random profiles (pz-sign), for scenario 9
+sub mint_signed {
+    unless (-s "$OUT/bench.key") {
+        system("od -An -N32 -tx1 /dev/urandom | tr -d ' \\n' > $OUT/bench.key")
+            == 0 or die;
+        chmod 0600, "$OUT/bench.key";
+    }
+    srand(7);
+    my $m = $N < 100000 ? $N : 100000;
+    spew("$OUT/ids.txt", join '', map { 'u' . (1 + int rand $N) . "\n" } 1 .. $m);
+    system("xargs $BUILD/bin/pz-sign -k $OUT/bench.key -t 30d "
+           . "< $OUT/ids.txt > $OUT/signed.txt") == 0
+        or die "bench: pz-sign failed\n";
+}
+
 my %port;
 for my $s (@S) {
     $port{$s->{inst}} //= $inst{$s->{inst}}->();
@@ -523,11 +548,14 @@ my %check = (
     7 => sub { $_[0] =~ /Welcome back, \w+/ && $_[0] =~ /pz-prompt/
                && $_[0] =~ /value="PTS-u7"/ },
     8 => sub { $_[0] =~ /personalize:hero/ },
+    9 => sub { $_[0] =~ /Welcome back, \w+/ && $_[0] =~ /pz-prompt/ },
 );
 
 for my $s (@S) {
+    my $value = 'u7';
+    ($value = slurp($s->{cookies})) =~ s/\n.*//s if $s->{cookies};
     my $r = get($port{$s->{inst}}, $s->{path} || '/',
-                ($s->{cookie} || 'pzid') . '=u7');
+                ($s->{cookie} || 'pzid') . "=$value");
     my ($body) = $r =~ /\r\n\r\n(.*)$/s;
     $body //= '';
     $s->{bytes} = length $body;
@@ -545,14 +573,15 @@ note(sprintf 'page %d bytes; %d rounds of %ds, %d connections, 1 worker',
 # warm up every instance (page cache, LMDB pages, Lua dict)
 for my $s (@S) {
     wrk($port{$s->{inst}}, seconds => 2, cookie => $s->{cookie},
-        path => $s->{path}, label => "warm-up $s->{id}");
+        path => $s->{path}, cookies => $s->{cookies},
+        label => "warm-up $s->{id}");
 }
 
 for my $round (1 .. $ROUNDS) {
     note("round $round of $ROUNDS");
     for my $s ($round % 2 ? @S : reverse @S) {
         push @{$s->{runs}}, wrk($port{$s->{inst}}, cookie => $s->{cookie},
-                                path => $s->{path},
+                                path => $s->{path}, cookies => $s->{cookies},
                                 label => "$s->{id} $s->{inst}");
     }
 }
