@@ -77,6 +77,13 @@ static const char  *refused_attrs[] = {
     "style", "srcset", "srcdoc", "imagesrcset", NULL
 };
 
+/* elements whose address loads code or changes every other address: a
+ * profile value may not choose the host */
+static const char  *active_tags[] = {
+    "script", "iframe", "frame", "embed", "object", "applet", "link", "base",
+    NULL
+};
+
 
 static int
 name_is(const unsigned char *name, size_t len, const char *s)
@@ -479,12 +486,26 @@ pz_html_context(const pz_html_t *h, const char **err)
             return -1;
         }
 
+        if (name_is(h->tag, h->tag_len, "meta")
+            && name_is(h->attr, h->attr_len, "content"))
+        {
+            *err = "a placeholder cannot stand in <meta content>";
+            return -1;
+        }
+
         if (!name_in(h->attr, h->attr_len, url_attrs)) {
             return PZ_CTX_ATTR;
         }
 
         if (h->value_text) {
             return PZ_CTX_URL_REST;
+        }
+
+        if (name_in(h->tag, h->tag_len, active_tags)) {
+            *err = "a placeholder cannot begin the address of a <script>, "
+                   "<iframe>, <object>, <embed>, <link> or <base>; write "
+                   "the fixed part first: src=\"https://cdn.example/{{...}}\"";
+            return -1;
         }
 
         if (h->value_holes) {
@@ -734,8 +755,11 @@ escape_html(unsigned char *dst, const unsigned char *src, size_t len,
             n += put(dst, n, "&#xfffd;", 8);
             break;
         case ':':
+        case '@':
+        case '\\':
             if (url_rest) {
-                n += put(dst, n, "%3A", 3);
+                n += put(dst, n, c == ':' ? "%3A" : c == '@' ? "%40" : "%5C",
+                         3);
                 break;
             }
             /* fall through */

@@ -21,7 +21,8 @@ typedef enum {
     PZ_CTX_TEXT = 0,        /* HTML text, RCDATA, comments */
     PZ_CTX_ATTR,            /* quoted attribute value */
     PZ_CTX_URL,             /* the start of a URL attribute value */
-    PZ_CTX_URL_REST,        /* later in a URL attribute value */
+    PZ_CTX_URL_REST,        /* later in a URL attribute value: ":", "@"
+                               and "\\" percent-encoded */
     PZ_CTX_SCRIPT,          /* inside <script>: the body of a JSON string */
     PZ_CTX_RAW              /* not markup (prefill values): as is */
 } pz_ctx_e;

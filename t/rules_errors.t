@@ -28,6 +28,7 @@ $t->write_file('blocks/nested.html',
                "{{#each a}}{{#each b}}{{/each}}{{/each}}\n");
 $t->write_file('blocks/open.html', "<p>x</p>\n<script>var a;\n");
 $t->write_file('blocks/fallback.html', "<p>{{a|there}}</p>\n");
+$t->write_file('blocks/scriptsrc.html', "<script src=\"{{cdn}}\"></script>\n");
 $t->write_file('blocks/recent.html',
                "<ul>\n{{#each recent:viewed}}<li>{{.}}</li>{{/each}}</ul>\n");
 $t->write_file('blocks/loopctx.html',
@@ -174,6 +175,11 @@ EOF
     ['placeholder in onclick', <<'EOF', qr/template .*onclick\.html:1: a placeholder cannot stand in an event handler attribute/],
 personalize_rule r { slot hero;
     block blocks/onclick.html; # HERE
+}
+EOF
+    ['placeholder choosing a script host', <<'EOF', qr/template .*scriptsrc\.html:1: a placeholder cannot begin the address of a <script>/],
+personalize_rule r { slot hero;
+    block blocks/scriptsrc.html; # HERE
 }
 EOF
     ['placeholder in script code', <<'EOF', qr/template .*jscode\.html:2: inside <script>, a placeholder must stand inside a quoted string/],

@@ -31,6 +31,7 @@ my @payloads = (
     'vbscript:msgbox(1)',
     'https://shop.example/p?a=1&b="2"',
     '/relative/path?x=<y>',
+    '@evil.example\\x.js',
 );
 
 my @profiles;
@@ -118,9 +119,11 @@ for my $i (0 .. $#payloads) {
         is(html_decode($out{$k}), $p, "payload $i $k: decodes to the value");
     }
 
-    unlike($out{rest}, qr/[<>"':]/, "payload $i url rest: inert");
+    unlike($out{rest}, qr/[<>"':\@\\]/, "payload $i url rest: inert");
     my $rest = html_decode($out{rest});
     $rest =~ s/%3A/:/g;
+    $rest =~ s/%40/@/g;
+    $rest =~ s/%5C/\\/g;
     is($rest, $p, "payload $i url rest: decodes to the value");
 
     my $safe = $p =~ /^[\x00-\x20]*(https?:|[^:]*([\/?#]|$))/i;

@@ -66,6 +66,18 @@ test_contexts(void)
     CHECK_EQ_INT(ctx_after("<a href=\"/p/"), PZ_CTX_URL_REST, "href rest");
     CHECK_EQ_INT(ctx_after("<img alt=\"x\" src='"), PZ_CTX_URL, "src");
     CHECK_EQ_INT(ctx_after("<form action=\""), PZ_CTX_URL, "action");
+    CHECK_EQ_INT(ctx_after("<script src=\""), -1, "script src start refused");
+    CHECK_EQ_INT(ctx_after("<script src=\"https://cdn.example/"),
+                 PZ_CTX_URL_REST, "script src after a fixed host");
+    CHECK_EQ_INT(ctx_after("<iframe src='"), -1, "iframe src refused");
+    CHECK_EQ_INT(ctx_after("<base href=\""), -1, "base href refused");
+    CHECK_EQ_INT(ctx_after("<link rel=stylesheet href=\""), -1,
+                 "link href refused");
+    CHECK_EQ_INT(ctx_after("<object data=\""), -1, "object data refused");
+    CHECK_EQ_INT(ctx_after("<meta http-equiv=refresh content=\"0;url="), -1,
+                 "meta content refused");
+    CHECK_EQ_INT(ctx_after("<meta name=x content=y><p title=\""),
+                 PZ_CTX_ATTR, "after meta");
     CHECK_EQ_INT(ctx_after("<a onclick=\""), -1, "onclick refused");
     CHECK_EQ_INT(ctx_after("<a onmouseoverandmore=\""), -1,
                  "long on* refused");
@@ -156,6 +168,8 @@ test_escape(void)
     CHECK_EQ_STR(esc(PZ_CTX_URL, "shoes"), "shoes", "plain word");
     CHECK_EQ_STR(esc(PZ_CTX_URL_REST, "javascript:x"), "javascript%3Ax",
                  "rest encodes colon");
+    CHECK_EQ_STR(esc(PZ_CTX_URL_REST, "@evil.example\\x"),
+                 "%40evil.example%5Cx", "rest encodes @ and backslash");
     CHECK_EQ_STR(esc(PZ_CTX_SCRIPT, "</script><b>\"'`\\"),
                  "\\u003c\\u002fscript\\u003e\\u003cb\\u003e\\u0022\\u0027"
                  "\\u0060\\\\", "script escaping");
