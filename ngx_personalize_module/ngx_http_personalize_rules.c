@@ -181,6 +181,7 @@ static ngx_int_t ngx_http_personalize_op(ngx_str_t *s);
 static ngx_array_t *ngx_http_personalize_split(ngx_conf_t *cf,
     ngx_str_t *s);
 static ngx_int_t ngx_http_personalize_name_ok(ngx_str_t *s);
+static ngx_int_t ngx_http_personalize_slot_name_ok(ngx_str_t *s);
 static ngx_uint_t ngx_http_personalize_name_index(ngx_array_t *a,
     ngx_str_t *name);
 static char *ngx_http_personalize_rule_template(ngx_conf_t *cf,
@@ -689,11 +690,13 @@ ngx_http_personalize_rule(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
     if (value[0].len == 4 && ngx_strncmp(value[0].data, "slot", 4) == 0) {
 
         if (cf->args->nelts != 2
-            || !ngx_http_personalize_name_ok(&value[1]))
+            || !ngx_http_personalize_slot_name_ok(&value[1]))
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "write \"slot NAME;\" with a slot name of "
-                               "letters, digits, \"-\" and \"_\"");
+                               "write \"slot NAME;\" with the name of the "
+                               "page's slot marker: letters, digits, \"_\", "
+                               "\".\" and \"-\" (not \"--\"), and not "
+                               "\"prompts\"");
             return NGX_CONF_ERROR;
         }
 
@@ -1485,6 +1488,38 @@ ngx_http_personalize_name_ok(ngx_str_t *s)
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
               || (c >= '0' && c <= '9') || c == '_' || c == '-'))
         {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* a slot is named as in the page's markers (docs/markup.md) */
+
+static ngx_int_t
+ngx_http_personalize_slot_name_ok(ngx_str_t *s)
+{
+    size_t  i;
+    u_char  c;
+
+    if (s->len == 0 || s->len > 64
+        || (s->len == 7 && ngx_strncmp(s->data, "prompts", 7) == 0))
+    {
+        return 0;
+    }
+
+    for (i = 0; i < s->len; i++) {
+        c = s->data[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+        {
+            return 0;
+        }
+
+        if (c == '-' && i > 0 && s->data[i - 1] == '-') {
             return 0;
         }
     }

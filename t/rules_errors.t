@@ -140,6 +140,16 @@ personalize_rule r { slot hero; block blocks/ok.html;
     prompt blocks/ok.html; # HERE
 }
 EOF
+    ['bad slot name', <<'EOF', qr/write "slot NAME;" with the name of the page's slot marker/],
+personalize_rule r { block blocks/ok.html;
+    slot main--hero; # HERE
+}
+EOF
+    ['slot named prompts', <<'EOF', qr/write "slot NAME;"/],
+personalize_rule r { block blocks/ok.html;
+    slot prompts; # HERE
+}
+EOF
     ['bad priority', <<'EOF', qr/the priority must be a whole number from 0 to 1000000/],
 personalize_rule r { slot hero; block blocks/ok.html;
     priority high; # HERE
@@ -352,6 +362,7 @@ http {
     }
 
     personalize_rule p { prompt blocks/ok.html; }
+    personalize_rule d { slot home.hero-2; block blocks/ok.html; }
     personalize_rule c { prefill coupon "{{code|\"WELCOME\"}}" overwrite; }
 
     personalize_zone rt:1m;
