@@ -16,6 +16,7 @@
  */
 
 #include "ngx_http_personalize_realtime.h"
+#include "ngx_http_personalize_core.h"
 #include "ngx_personalize_sign.h"
 #include "ngx_personalize_preview.h"
 
@@ -82,6 +83,12 @@ ngx_http_pz_preview_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_file_access(&fi) & 0004) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "preview key file \"%s\" is readable by every "
+                           "user", name.data);
+    }
+
     len = (size_t) ngx_min(ngx_file_size(&fi), PZ_KEY_MAX + 2);
 
     buf = ngx_pnalloc(cf->pool, len + 1);
@@ -120,6 +127,9 @@ ngx_http_pz_preview_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (rmcf->preview_keys == NULL) {
             return NGX_CONF_ERROR;
         }
+
+        rmcf->preview_file = cf->conf_file->file.name;
+        rmcf->preview_line = cf->conf_file->line;
     }
 
     key = ngx_array_push(rmcf->preview_keys);
@@ -137,6 +147,10 @@ ngx_http_pz_preview_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 ngx_int_t
 ngx_http_pz_preview_init(ngx_conf_t *cf, ngx_http_pz_rt_main_conf_t *rmcf)
 {
+    ngx_uint_t                         i, k;
+    pz_bytes_t                        *pk, *vk;
+    ngx_http_personalize_main_conf_t  *pmcf;
+
     rmcf->var_preview_arg = NGX_ERROR;
     rmcf->var_preview_cookie = NGX_ERROR;
 
@@ -146,6 +160,30 @@ ngx_http_pz_preview_init(ngx_conf_t *cf, ngx_http_pz_rt_main_conf_t *rmcf)
 
     if (rmcf->preview_keys == NULL) {
         return NGX_OK;
+    }
+
+    /* a visitor's signed cookie must never open a preview */
+
+    pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_personalize_module);
+
+    if (pmcf != NULL && pmcf->keys != NULL) {
+        pk = rmcf->preview_keys->elts;
+        vk = pmcf->keys->elts;
+
+        for (i = 0; i < rmcf->preview_keys->nelts; i++) {
+            for (k = 0; k < pmcf->keys->nelts; k++) {
+                if (pk[i].len == vk[k].len
+                    && ngx_memcmp(pk[i].data, vk[k].data, pk[i].len) == 0)
+                {
+                    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                                  "a personalize_preview_key is also a "
+                                  "personalize_key: preview needs a key "
+                                  "of its own in %V:%ui",
+                                  &rmcf->preview_file, rmcf->preview_line);
+                    return NGX_ERROR;
+                }
+            }
+        }
     }
 
     rmcf->var_preview_arg = ngx_http_get_variable_index(cf,

@@ -44,6 +44,8 @@ typedef struct {
     ngx_int_t                      var_experiments;
 
     ngx_array_t                   *preview_keys;    /* pz_bytes_t, or NULL */
+    ngx_str_t                      preview_file;    /* of the first key */
+    ngx_uint_t                     preview_line;
     ngx_int_t                      var_preview_arg;
     ngx_int_t                      var_preview_cookie;
 } ngx_http_pz_rt_main_conf_t;

@@ -21,6 +21,10 @@ my @cases = (
       . 'location / { personalize_preview_key %%DIR%%/good.key; } }',
       qr/"personalize_preview_key" directive is not allowed here/,
       'key in a location' ],
+    [ 'personalize_key %%DIR%%/good.key; '
+      . 'personalize_preview_key %%DIR%%/good.key;',
+      qr/a personalize_preview_key is also a personalize_key: .* in \S+nginx-t\.conf:\d+/,
+      'the visitor key as preview key' ],
     [ 'personalize_status;', qr/"personalize_status" directive is not allowed here/,
       'status at http level' ],
     [ 'server { listen 127.0.0.1:%%PORT%%; '
