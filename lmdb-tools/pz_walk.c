@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "pz_tool.h"
 #include "pz_walk.h"
@@ -17,6 +18,51 @@ static int pz_walk_record(pz_walk_t *w, const char *db, MDB_val *key,
     MDB_val *val, const pz_schema_t *s, int kind, MDB_txn *txn,
     pz_store_t *st);
 static int pz_list_has(pz_field_t *f, const void *data, size_t len);
+static void pz_walk_release(pz_store_t *st, size_t n, const void *data);
+
+
+/*
+ * A walk touches every page of the map; left alone they all count in the
+ * resident set.  The map is a read-only shared file mapping, so dropping
+ * our page table entries now and then costs only a page fault from the
+ * page cache on the next touch.  LMDB does not tell where its map starts
+ * (me_mapaddr is only set with MDB_FIXEDMAP), but a value lies in a page
+ * whose header starts with the page number (format 0.9, frozen): that
+ * gives the base.  Only for the sequential walk of a new generation: the
+ * full cross-check of pz-check reads pages at random and would fault them
+ * in again and again.
+ */
+
+static void
+pz_walk_release(pz_store_t *st, size_t n, const void *data)
+{
+    size_t       pgno;
+    uintptr_t    page, base;
+    MDB_stat     ms;
+    MDB_envinfo  info;
+
+    if (n % 8192 != 0 || data == NULL) {
+        return;
+    }
+
+    if (mdb_env_info(st->env, &info) != 0 || mdb_env_stat(st->env, &ms) != 0
+        || ms.ms_psize == 0 || (ms.ms_psize & (ms.ms_psize - 1)) != 0)
+    {
+        return;
+    }
+
+    page = (uintptr_t) data & ~((uintptr_t) ms.ms_psize - 1);
+    memcpy(&pgno, (const void *) page, sizeof(size_t));
+
+    if (pgno > info.me_last_pgno || pgno * ms.ms_psize > page) {
+        return;
+    }
+
+    base = page - pgno * ms.ms_psize;
+
+    (void) madvise((void *) base, (info.me_last_pgno + 1) * ms.ms_psize,
+                   MADV_DONTNEED);
+}
 
 
 static void
@@ -209,6 +255,9 @@ pz_walk(pz_store_t *st, MDB_txn *txn, pz_walk_t *w)
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
     {
         w->profiles++;
+        if (!w->full) {
+            pz_walk_release(st, w->profiles, val.mv_data);
+        }
         pz_walk_record(w, "profiles", &key, &val, &w->meta.schema,
                        PZ_ROW_PROFILE, txn, st);
 
@@ -237,6 +286,9 @@ pz_walk(pz_store_t *st, MDB_txn *txn, pz_walk_t *w)
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
     {
         w->aliases++;
+        if (!w->full) {
+            pz_walk_release(st, w->aliases, val.mv_data);
+        }
 
         if (key.mv_size == 0 || key.mv_size > PZ_ID_MAX) {
             pz_problem(w, "aliases", &key, "alias of %zu bytes, expected 1 "
