@@ -51,10 +51,12 @@ say() {
     printf '%s\n' "$*"
 }
 
-# seconds and peak RSS (KiB) of a command, into $secs and $rss
+# seconds, peak RSS (KiB) and CPU seconds of a command, into $secs, $rss
+# and $cpu; on a busy machine the CPU time is the steadier figure
 timed() {
-    /usr/bin/time -f '%e %M' -o "$WORK/time" "$@"
-    read -r secs rss < "$WORK/time"
+    /usr/bin/time -f '%e %M %U %S' -o "$WORK/time" "$@"
+    read -r secs rss usr sys < "$WORK/time"
+    cpu=$(awk -v u="$usr" -v s="$sys" 'BEGIN { printf "%.1f", u + s }')
 }
 
 rate() {
@@ -81,8 +83,9 @@ say "input: $(du -h "$WORK/sorted.jsonl" | cut -f1) of JSON lines"
 timed "$BIN/pz-load" -q -R -G 0 -d "$WORK/store" -s "$WORK/schema.json" \
     "$WORK/sorted.jsonl"
 pz_secs=$secs
+pz_cpu=$cpu
 say "pz-load sorted:   $secs s, $(rate "$N" "$secs") profiles/s," \
-    "peak RSS $((rss / 1024)) MiB," \
+    "CPU $cpu s, peak RSS $((rss / 1024)) MiB," \
     "store $(du -shL "$WORK/store/" | cut -f1)"
 
 # 2. unsorted
@@ -93,7 +96,7 @@ rm -f "$WORK/sorted.jsonl"
 timed "$BIN/pz-load" -q -R -G 0 -d "$WORK/ustore" -s "$WORK/schema.json" \
     "$WORK/unsorted.jsonl"
 say "pz-load unsorted: $secs s, $(rate "$N" "$secs") profiles/s," \
-    "peak RSS $((rss / 1024)) MiB" \
+    "CPU $cpu s, peak RSS $((rss / 1024)) MiB" \
     "($(awk -v a="$secs" -v b="$pz_secs" 'BEGIN { printf "%.2f", a / b }')x" \
     "the sorted time)"
 
@@ -117,16 +120,18 @@ loaded=$(mdb_stat -a "$WORK/mdbload" 2>/dev/null \
 if [ "$status" -eq 0 ]; then
     ml_secs=$secs
     say "mdb_load:         $secs s for $records records" \
-        "($(rate "$N" "$secs") profiles/s), peak RSS $((rss / 1024)) MiB"
+        "($(rate "$N" "$secs") profiles/s), CPU $cpu s," \
+        "peak RSS $((rss / 1024)) MiB"
 else
     # out of time: the pace so far, over all the records
     ml_secs=$(awk -v s="$secs" -v l="$loaded" -v r="$records" \
               'BEGIN { printf "%.1f", (l > 0 ? s * r / l : 0) }')
-    say "mdb_load:         stopped after $secs s with $loaded of $records" \
-        "records; at that pace $ml_secs s" \
+    say "mdb_load:         stopped after $secs s (CPU $cpu s) with" \
+        "$loaded of $records records; at that pace $ml_secs s" \
         "($(rate "$N" "$ml_secs") profiles/s)"
 fi
 
+say "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 say "ratio pz-load / mdb_load: $(awk -v a="$pz_secs" -v b="$ml_secs" \
     'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" \
     "(target: at most 3; pz-load target: at most 60 s for 10 million)"
