@@ -2,7 +2,9 @@
  * libFuzzer target of the scanner: arbitrary bodies, fed whole and in
  * pieces chosen from the input itself, never crash and give the same
  * output and the same events; the scanner never passes its own buffers
- * as stable memory and holds nothing after pz_scan_finish().
+ * as stable memory and holds nothing after pz_scan_finish().  With
+ * flags 0 the pieces run takes the general path (PZ_SCAN_PROMPTS without
+ * a prompts callback) and must match the '!' fast path of the whole run.
  *
  * The first byte picks the flags and the hold buffer size, the second
  * seeds the chunking; the rest is the body, in which bytes from 0xf0 up
@@ -152,10 +154,16 @@ static const pz_scan_handler_t  fz_handler = {
     fz_emit, fz_open, fz_replace, fz_input, fz_prompts, fz_event
 };
 
+/* with PZ_SCAN_PROMPTS and no prompts this must act like flags 0, which
+ * takes the '!' fast path: a differential check of that path */
+static const pz_scan_handler_t  fz_no_prompts = {
+    fz_emit, fz_open, fz_replace, fz_input, NULL, fz_event
+};
+
 
 static void
-fz_run(fz_sink_t *k, const uint8_t *body, size_t len, unsigned flags,
-    size_t hold, unsigned seed)
+fz_run(fz_sink_t *k, const pz_scan_handler_t *h, const uint8_t *body,
+    size_t len, unsigned flags, size_t hold, unsigned seed)
 {
     size_t          from, n;
     pz_scan_t       s;
@@ -163,7 +171,7 @@ fz_run(fz_sink_t *k, const uint8_t *body, size_t len, unsigned flags,
 
     memset(k, 0, sizeof(fz_sink_t));
 
-    pz_scan_init(&s, &fz_handler, k, flags, tagbuf, sizeof(tagbuf));
+    pz_scan_init(&s, h, k, flags, tagbuf, sizeof(tagbuf));
     pz_scan_set_hold(&s, holdbuf, hold);
 
     for (from = 0; from < len; from += n) {
@@ -234,8 +242,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hold = (data[0] & 0x80) ? 16 : sizeof(holdbuf);
     seed = data[1] | 1;
 
-    fz_run(&whole, body, len, flags, hold, 0);
-    fz_run(&pieces, body, len, flags, hold, seed);
+    fz_run(&whole, &fz_handler, body, len, flags, hold, 0);
+
+    if (flags == 0) {
+        fz_run(&pieces, &fz_no_prompts, body, len, PZ_SCAN_PROMPTS, hold,
+               seed);
+    } else {
+        fz_run(&pieces, &fz_handler, body, len, flags, hold, seed);
+    }
 
     if (whole.bad || pieces.bad
         || whole.len != pieces.len

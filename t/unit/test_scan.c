@@ -359,77 +359,92 @@ check(const char *name, const char *in, const char *want, const char *ev)
 }
 
 
+/* marker-only cases: the same with and without inputs and prompts, so
+ * that the '!' fast path and the general path are both checked */
+
+static void
+check2(const char *name, const char *in, const char *want, const char *ev)
+{
+    char  name0[128];
+
+    check(name, in, want, ev);
+
+    snprintf(name0, sizeof(name0), "%s (markers only)", name);
+    check_flags(name0, in, want, ev, 0, sizeof(holdbuf));
+}
+
+
 static void
 test_markers(void)
 {
-    check("plain text", "hello <b>world</b> <i>x</i> <",
+    check2("plain text", "hello <b>world</b> <i>x</i> <",
           "hello <b>world</b> <i>x</i> <", "");
-    check("empty body", "", "", "");
-    check("lone <", "<", "<", "");
+    check2("empty body", "", "", "");
+    check2("lone <", "<", "<", "");
 
-    check("slot replaced",
+    check2("slot replaced",
           "a<!-- personalize:hero -->def<!-- /personalize:hero -->b",
           "a<b>VIP</b>b", "");
-    check("slot kept, markers removed",
+    check2("slot kept, markers removed",
           "a<!-- personalize:side -->def<!-- /personalize:side -->b",
           "adefb", "");
-    check("no blanks, mixed case keyword",
+    check2("no blanks, mixed case keyword",
           "<!--PERSONALIZE:hero-->x<!--/Personalize:hero-->.",
           "<b>VIP</b>.", "");
-    check("blanks of every kind",
+    check2("blanks of every kind",
           "<!--\t\r\n personalize:side \n-->x<!--  /personalize:side\t-->",
           "x", "");
-    check("replaced by empty content",
+    check2("replaced by empty content",
           "[<!-- personalize:empty -->gone<!-- /personalize:empty -->]",
           "[]", "");
-    check("replace callback keeps the default",
+    check2("replace callback keeps the default",
           "[<!-- personalize:back -->stays<!-- /personalize:back -->]",
           "[stays]", "");
-    check("names with dashes and dots",
+    check2("names with dashes and dots",
           "<!-- personalize:a-b.c_d -->x<!-- /personalize:a-b.c_d -->"
           "<!-- personalize:e- -->y<!-- /personalize:e- -->",
           "xy", "");
-    check("duplicate slots are each replaced",
+    check2("duplicate slots are each replaced",
           "<!-- personalize:hero -->1<!-- /personalize:hero -->|"
           "<!-- personalize:hero -->2<!-- /personalize:hero -->",
           "<b>VIP</b>|<b>VIP</b>", "");
-    check("nested markers are removed",
+    check2("nested markers are removed",
           "<!-- personalize:hero -->A<!-- personalize:side -->B"
           "<!-- /personalize:side -->C<!-- /personalize:hero -->D",
           "<b>VIP</b>D", "1:side;1:side;");
-    check("nested slot inside a kept slot is not replaced",
+    check2("nested slot inside a kept slot is not replaced",
           "<!-- personalize:side -->A<!-- personalize:hero -->B"
           "<!-- /personalize:hero -->C<!-- /personalize:side -->D",
           "ABCD", "1:hero;1:hero;");
-    check("close without open",
+    check2("close without open",
           "a<!-- /personalize:hero -->b", "ab", "2:hero;");
-    check("close of another slot",
+    check2("close of another slot",
           "<!-- personalize:side -->a<!-- /personalize:hero -->b"
           "<!-- /personalize:side -->", "ab", "1:hero;");
-    check("unclosed kept slot at the end",
+    check2("unclosed kept slot at the end",
           "text<!-- personalize:side -->", "text", "3:side;");
-    check("unclosed replaced slot keeps its default",
+    check2("unclosed replaced slot keeps its default",
           "a<!-- personalize:hero -->default <i>tail</i>",
           "adefault <i>tail</i>", "3:hero;");
-    check("close marker at the very end",
+    check2("close marker at the very end",
           "x<!-- personalize:hero -->y<!-- /personalize:hero -->",
           "x<b>VIP</b>", "");
-    check("unfinished marker at the end is text",
+    check2("unfinished marker at the end is text",
           "x<!-- personalize:her", "x<!-- personalize:her", "");
-    check("unfinished marker in a replaced slot",
+    check2("unfinished marker in a replaced slot",
           "<!-- personalize:hero -->d<!-- /personalize:he",
           "d<!-- /personalize:he", "3:hero;");
-    check("ordinary comments and doctype",
+    check2("ordinary comments and doctype",
           "<!DOCTYPE html><!-- c --><!--[if IE]>x<![endif]--><!---->"
           "<!-- personalize: hero --><!-- personalize:a--b -->"
           "<!-- personalize:-->",
           "<!DOCTYPE html><!-- c --><!--[if IE]>x<![endif]--><!---->"
           "<!-- personalize: hero --><!-- personalize:a--b -->"
           "<!-- personalize:-->", "");
-    check("a marker right after a near miss",
+    check2("a marker right after a near miss",
           "<<!<!--<!-- personalize:hero -->x<!-- /personalize:hero -->",
           "<<!<!--<b>VIP</b>", "");
-    check("markers inside a script are markers",
+    check2("markers inside a script are markers",
           "<script>a<!-- personalize:side -->b<!-- /personalize:side -->"
           "</script>", "<script>ab</script>", "");
 }
