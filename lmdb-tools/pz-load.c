@@ -2133,7 +2133,7 @@ static int
 pz_pipe_read(pz_pipe_t *p, pz_block_t *b)
 {
     char    *nl, *buf;
-    size_t   n, want, start, i;
+    size_t   n, want, start;
 
     b->in_len = 0;
 
@@ -2214,8 +2214,11 @@ pz_pipe_read(pz_pipe_t *p, pz_block_t *b)
 
     b->first_line = p->line + 1;
 
-    for (i = 0; i < b->in_len; i++) {
-        p->line += (b->in[i] == '\n');
+    for (nl = memchr(b->in, '\n', b->in_len);
+         nl != NULL;
+         nl = memchr(nl + 1, '\n', b->in + b->in_len - (nl + 1)))
+    {
+        p->line++;
     }
 
     if (b->in_len && b->in[b->in_len - 1] != '\n') {

@@ -90,6 +90,24 @@ for my $c (@cases) {
     is(dump_store(), $before, "$name: nothing committed");
 }
 
+# line numbers stay right across the parser threads' 1 MiB chunks
+
+{
+    my $pad = 'p' x 60;
+    my $bad_line = 25_000 + int rand 5000;
+    my $text = join '', map {
+        $_ == $bad_line ? qq{{"id":"big$_","orders":"x"}\n}
+                        : qq{{"id":"big$_","name":"$pad"}\n}
+    } 1 .. 30_000;
+    my $file = $t->write_file('big.jsonl', $text);
+
+    ok(length $text > 2 * 1024 * 1024, 'a file of several chunks');
+    my ($st, $out) = $t->run_tool('pz-load', '-d', $store, $file);
+    like($out, qr/big\.jsonl:$bad_line: field "orders": expected int/,
+         "the bad row is named by its line ($bad_line)");
+    is(dump_store(), $before, 'and nothing is committed');
+}
+
 # -x: bad rows into the reject file, the rest goes in
 
 my $file = $t->write_file('mixed.jsonl', join("\n",
