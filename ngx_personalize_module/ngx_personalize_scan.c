@@ -50,7 +50,8 @@ enum {
 #define pz_blank(c)                                                          \
     ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r' || (c) == '\f')
 
-#define pz_lower(c)    (u_char_t) (((c) >= 'A' && (c) <= 'Z') ? (c) | 0x20 : (c))
+#define pz_lower(c)                                                          \
+    (u_char_t) (((c) >= 'A' && (c) <= 'Z') ? (c) | 0x20 : (c))
 
 #define pz_name_char(c)                                                      \
     (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z')                \
