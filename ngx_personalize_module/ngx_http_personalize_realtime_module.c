@@ -27,6 +27,7 @@
 #define NGX_HTTP_PZ_RT_KEEP        5
 #define NGX_HTTP_PZ_RT_CAP_MAX     100     /* showings of a capped rule */
 #define NGX_HTTP_PZ_RT_EVICT       16      /* visitors evicted at once */
+#define NGX_HTTP_PZ_RT_EVICT_ROUNDS  32
 #define NGX_HTTP_PZ_RT_EVICT_LOG   60      /* seconds between log lines */
 
 
@@ -415,7 +416,7 @@ ngx_http_pz_rt_alloc(ngx_http_pz_rt_zone_t *z, size_t size,
     ngx_http_pz_rt_node_t *keep, time_t now, ngx_log_t *log)
 {
     void                   *p;
-    ngx_uint_t              n;
+    ngx_uint_t              n, total, round;
     ngx_queue_t            *q;
     ngx_http_pz_rt_node_t  *vn;
 
@@ -424,34 +425,53 @@ ngx_http_pz_rt_alloc(ngx_http_pz_rt_zone_t *z, size_t size,
         return p;
     }
 
-    for (n = 0; n < NGX_HTTP_PZ_RT_EVICT; n++) {
+    /*
+     * Visitors of other slab sizes may free no page of the size asked
+     * for: a few rounds, each of NGX_HTTP_PZ_RT_EVICT visitors.
+     */
 
-        if (ngx_queue_empty(&z->sh->queue)) {
+    total = 0;
+
+    for (round = 0; round < NGX_HTTP_PZ_RT_EVICT_ROUNDS && p == NULL;
+         round++)
+    {
+        for (n = 0; n < NGX_HTTP_PZ_RT_EVICT; n++) {
+
+            if (ngx_queue_empty(&z->sh->queue)) {
+                break;
+            }
+
+            q = ngx_queue_last(&z->sh->queue);
+            vn = ngx_queue_data(q, ngx_http_pz_rt_node_t, queue);
+
+            if (vn == keep) {
+                break;
+            }
+
+            ngx_http_pz_rt_free_node(z, vn);
+        }
+
+        total += n;
+
+        if (n == 0) {
             break;
         }
 
-        q = ngx_queue_last(&z->sh->queue);
-        vn = ngx_queue_data(q, ngx_http_pz_rt_node_t, queue);
-
-        if (vn == keep) {
-            break;
-        }
-
-        ngx_http_pz_rt_free_node(z, vn);
+        p = ngx_slab_alloc_locked(z->shpool, size);
     }
 
-    (void) ngx_atomic_fetch_add(&z->sh->evictions, n);
+    (void) ngx_atomic_fetch_add(&z->sh->evictions, total);
 
-    if (n && now - z->sh->evict_logged >= NGX_HTTP_PZ_RT_EVICT_LOG) {
+    if (total && now - z->sh->evict_logged >= NGX_HTTP_PZ_RT_EVICT_LOG) {
         z->sh->evict_logged = now;
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "personalize_zone \"%V\" is full, evicted %ui least "
                       "recently used visitors (more may follow without "
                       "a log line for %d seconds)",
-                      &z->name, n, NGX_HTTP_PZ_RT_EVICT_LOG);
+                      &z->name, total, NGX_HTTP_PZ_RT_EVICT_LOG);
     }
 
-    return ngx_slab_alloc_locked(z->shpool, size);
+    return p;
 }
 
 

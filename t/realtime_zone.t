@@ -25,8 +25,14 @@ http {
             return 200 "view\n";
         }
 
+        location /product {
+            personalize_event viewed push=$arg_p;
+            return 200 "product\n";
+        }
+
         location /page {
             add_header X-Views $personalize_counter_views always;
+            add_header X-Viewed "[$personalize_recent_viewed]" always;
             %%EXTRA%%
             return 200 "page\n";
         }
@@ -66,6 +72,13 @@ for my $i (1 .. 1500) {
 is($bad, 0, 'every request of a full zone is served');
 is(views('first'), 0, 'the least recently used visitor was evicted');
 is(views('visitor-1500'), 1, 'the most recent visitor is kept');
+
+# a full zone of small records makes room for a larger one too
+$r = $t->get('/product?p=sku-1', Cookie => 'uid=late');
+is($r->{status}, 200, 'a product view in the full zone is served');
+$t->get('/product?p=sku-2', Cookie => 'uid=late');
+is($t->get('/page', Cookie => 'uid=late')->{headers}{'x-viewed'},
+   '[sku-2,sku-1]', 'its recent values are kept');
 
 my @lines = $t->error_log
             =~ /(\[warn\].*personalize_zone "rt" is full, evicted[^\n]*)/g;
