@@ -48,6 +48,8 @@ typedef struct {
 typedef struct {
     ngx_http_personalize_store_t        *store;     /* NULL: none */
     ngx_array_t                         *keys;      /* pz_bytes_t */
+    pz_key_ctx_t                        *key_ctxs;  /* the keys prepared,
+                                                       per worker, or NULL */
     time_t                               sign_ttl;
 } ngx_http_personalize_main_conf_t;
 
@@ -83,6 +85,10 @@ char *ngx_http_personalize_identity_check(ngx_conf_t *cf,
     ngx_http_personalize_loc_conf_t *plcf);
 void ngx_http_personalize_identify(ngx_http_request_t *r,
     ngx_http_personalize_visitor_t *v);
+void ngx_http_personalize_keys_prepare(ngx_cycle_t *cycle,
+    ngx_http_personalize_main_conf_t *pmcf);
+void ngx_http_personalize_keys_release(
+    ngx_http_personalize_main_conf_t *pmcf);
 
 
 /* ngx_http_personalize_store.c */

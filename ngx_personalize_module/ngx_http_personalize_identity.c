@@ -491,6 +491,66 @@ ngx_http_personalize_identity_check(ngx_conf_t *cf,
 }
 
 
+/*
+ * init_process: the keys as prepared HMAC contexts, which make a mac about
+ * eight times cheaper than HMAC() with a raw key; without them (OpenSSL
+ * failed) the raw keys still work
+ */
+
+void
+ngx_http_personalize_keys_prepare(ngx_cycle_t *cycle,
+    ngx_http_personalize_main_conf_t *pmcf)
+{
+    ngx_uint_t     i;
+    pz_bytes_t    *keys;
+    pz_key_ctx_t  *kcs;
+
+    if (pmcf->keys == NULL || pmcf->keys->nelts == 0) {
+        return;
+    }
+
+    kcs = ngx_pcalloc(cycle->pool, pmcf->keys->nelts * sizeof(pz_key_ctx_t));
+    if (kcs == NULL) {
+        return;
+    }
+
+    keys = pmcf->keys->elts;
+
+    for (i = 0; i < pmcf->keys->nelts; i++) {
+        if (pz_key_ctx_init(&kcs[i], &keys[i]) != 0) {
+            ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                          "personalize: EVP_MAC_init() failed, using "
+                          "HMAC() with the raw keys");
+
+            while (i--) {
+                pz_key_ctx_free(&kcs[i]);
+            }
+
+            return;
+        }
+    }
+
+    pmcf->key_ctxs = kcs;
+}
+
+
+void
+ngx_http_personalize_keys_release(ngx_http_personalize_main_conf_t *pmcf)
+{
+    ngx_uint_t  i;
+
+    if (pmcf->key_ctxs == NULL) {
+        return;
+    }
+
+    for (i = 0; i < pmcf->keys->nelts; i++) {
+        pz_key_ctx_free(&pmcf->key_ctxs[i]);
+    }
+
+    pmcf->key_ctxs = NULL;
+}
+
+
 /* sets v->id, v->source and v->consent; everything in r->main->pool */
 
 void
@@ -578,8 +638,15 @@ ngx_http_personalize_source_id(ngx_http_request_t *r,
             return NGX_DECLINED;
         }
 
-        rc = pz_verify(pmcf->keys->elts, pmcf->keys->nelts, val.data,
-                       val.len, (int64_t) ngx_time(), &sid, &expires);
+        if (pmcf->key_ctxs != NULL) {
+            rc = pz_verify_ctx(pmcf->key_ctxs, pmcf->keys->nelts, val.data,
+                               val.len, (int64_t) ngx_time(), &sid,
+                               &expires);
+
+        } else {
+            rc = pz_verify(pmcf->keys->elts, pmcf->keys->nelts, val.data,
+                           val.len, (int64_t) ngx_time(), &sid, &expires);
+        }
 
         if (rc != PZ_SIGN_OK) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -617,6 +684,7 @@ ngx_http_personalize_fingerprint_id(ngx_http_request_t *r,
     ngx_http_personalize_fingerprint_t *fp, ngx_str_t *id,
     ngx_uint_t *consent)
 {
+    int               rc;
     u_char           *msg, *p;
     size_t            len, mlen;
     ngx_str_t        *names;
@@ -702,10 +770,16 @@ ngx_http_personalize_fingerprint_id(ngx_http_request_t *r,
     p = ngx_cpymem(id->data, NGX_HTTP_PERSONALIZE_FP_PREFIX,
                    sizeof(NGX_HTTP_PERSONALIZE_FP_PREFIX) - 1);
 
-    if (pz_mac_b64(pmcf->keys->elts, msg, mlen, (char *) p,
-                   NGX_HTTP_PERSONALIZE_FP_LEN)
-        != 0)
-    {
+    if (pmcf->key_ctxs != NULL) {
+        rc = pz_mac_b64_ctx(&pmcf->key_ctxs[0], msg, mlen, (char *) p,
+                            NGX_HTTP_PERSONALIZE_FP_LEN);
+
+    } else {
+        rc = pz_mac_b64(pmcf->keys->elts, msg, mlen, (char *) p,
+                        NGX_HTTP_PERSONALIZE_FP_LEN);
+    }
+
+    if (rc != 0) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "personalize: HMAC() failed for a fingerprint");
         return NGX_ERROR;

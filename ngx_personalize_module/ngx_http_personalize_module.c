@@ -587,9 +587,18 @@ ngx_http_personalize_signed_id(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    n = pz_sign(pmcf->keys->elts, ctx->visitor.id.data, ctx->visitor.id.len,
-                (int64_t) (ngx_time() + pmcf->sign_ttl), (char *) p,
-                PZ_SIGNED_MAX, &err);
+    if (pmcf->key_ctxs != NULL) {
+        n = pz_sign_ctx(&pmcf->key_ctxs[0], ctx->visitor.id.data,
+                        ctx->visitor.id.len,
+                        (int64_t) (ngx_time() + pmcf->sign_ttl), (char *) p,
+                        PZ_SIGNED_MAX, &err);
+
+    } else {
+        n = pz_sign(pmcf->keys->elts, ctx->visitor.id.data,
+                    ctx->visitor.id.len,
+                    (int64_t) (ngx_time() + pmcf->sign_ttl), (char *) p,
+                    PZ_SIGNED_MAX, &err);
+    }
 
     if (n == 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -726,12 +735,16 @@ ngx_http_personalize_init_process(ngx_cycle_t *cycle)
     pmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_personalize_module);
 
-    if (pmcf == NULL || pmcf->store == NULL) {
+    if (pmcf == NULL) {
         return NGX_OK;
     }
 
-    /* a store that cannot be opened yet is retried at request time */
-    (void) ngx_http_personalize_store_open(cycle, pmcf->store);
+    ngx_http_personalize_keys_prepare(cycle, pmcf);
+
+    if (pmcf->store != NULL) {
+        /* a store that cannot be opened yet is retried every interval */
+        (void) ngx_http_personalize_store_open(cycle, pmcf->store);
+    }
 
     return NGX_OK;
 }
@@ -745,9 +758,13 @@ ngx_http_personalize_exit_process(ngx_cycle_t *cycle)
     pmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_personalize_module);
 
-    if (pmcf == NULL || pmcf->store == NULL) {
+    if (pmcf == NULL) {
         return;
     }
 
-    ngx_http_personalize_store_close(pmcf->store);
+    ngx_http_personalize_keys_release(pmcf);
+
+    if (pmcf->store != NULL) {
+        ngx_http_personalize_store_close(pmcf->store);
+    }
 }

@@ -8,9 +8,11 @@
 
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include "ngx_personalize_sign.h"
 
@@ -23,8 +25,14 @@
     (PZ_SIGN_DOMAIN_LEN + PZ_ID_MAX + 1 + PZ_EXPIRES_MAX_LEN)
 
 
-static int pz_mac(const pz_bytes_t *key, const unsigned char *msg,
-    size_t len, char *b64);
+static size_t pz_sign_any(const pz_bytes_t *key, pz_key_ctx_t *kc,
+    const unsigned char *id, size_t len, int64_t expires, char *out,
+    size_t cap, int *err);
+static int pz_verify_any(const pz_bytes_t *keys, pz_key_ctx_t *kcs,
+    size_t nkeys, const unsigned char *s, size_t len, int64_t now,
+    pz_bytes_t *id, int64_t *expires);
+static int pz_mac(const pz_bytes_t *key, pz_key_ctx_t *kc,
+    const unsigned char *msg, size_t len, char *b64);
 static size_t pz_sign_message(const unsigned char *id, size_t len,
     const unsigned char *expires, size_t expires_len, unsigned char *msg);
 static size_t pz_format_expires(int64_t expires, unsigned char *buf);
@@ -71,14 +79,35 @@ size_t
 pz_sign(const pz_bytes_t *key, const unsigned char *id, size_t len,
     int64_t expires, char *out, size_t cap, int *err)
 {
-    size_t         n, elen, mlen;
-    unsigned char  ebuf[PZ_EXPIRES_MAX_LEN];
-    unsigned char  msg[PZ_SIGN_MSG_MAX];
-
     if (key == NULL || key->len == 0) {
         *err = PZ_SIGN_NO_KEY;
         return 0;
     }
+
+    return pz_sign_any(key, NULL, id, len, expires, out, cap, err);
+}
+
+
+size_t
+pz_sign_ctx(pz_key_ctx_t *kc, const unsigned char *id, size_t len,
+    int64_t expires, char *out, size_t cap, int *err)
+{
+    if (kc == NULL || kc->mac == NULL) {
+        *err = PZ_SIGN_NO_KEY;
+        return 0;
+    }
+
+    return pz_sign_any(NULL, kc, id, len, expires, out, cap, err);
+}
+
+
+static size_t
+pz_sign_any(const pz_bytes_t *key, pz_key_ctx_t *kc, const unsigned char *id,
+    size_t len, int64_t expires, char *out, size_t cap, int *err)
+{
+    size_t         n, elen, mlen;
+    unsigned char  ebuf[PZ_EXPIRES_MAX_LEN];
+    unsigned char  msg[PZ_SIGN_MSG_MAX];
 
     if (!pz_id_valid(id, len) || expires < 0) {
         *err = PZ_SIGN_BAD_ID;
@@ -100,7 +129,7 @@ pz_sign(const pz_bytes_t *key, const unsigned char *id, size_t len,
     memcpy(out + len + 1, ebuf, elen);
     out[len + 1 + elen] = '.';
 
-    if (pz_mac(key, msg, mlen, out + len + 1 + elen + 1) != 0) {
+    if (pz_mac(key, kc, msg, mlen, out + len + 1 + elen + 1) != 0) {
         *err = PZ_SIGN_CRYPTO;
         return 0;
     }
@@ -114,6 +143,23 @@ pz_sign(const pz_bytes_t *key, const unsigned char *id, size_t len,
 int
 pz_verify(const pz_bytes_t *keys, size_t nkeys, const unsigned char *s,
     size_t len, int64_t now, pz_bytes_t *id, int64_t *expires)
+{
+    return pz_verify_any(keys, NULL, nkeys, s, len, now, id, expires);
+}
+
+
+int
+pz_verify_ctx(pz_key_ctx_t *kcs, size_t nkeys, const unsigned char *s,
+    size_t len, int64_t now, pz_bytes_t *id, int64_t *expires)
+{
+    return pz_verify_any(NULL, kcs, nkeys, s, len, now, id, expires);
+}
+
+
+static int
+pz_verify_any(const pz_bytes_t *keys, pz_key_ctx_t *kcs, size_t nkeys,
+    const unsigned char *s, size_t len, int64_t now, pz_bytes_t *id,
+    int64_t *expires)
 {
     int                   ok;
     size_t                i, elen, ilen, mlen;
@@ -171,11 +217,14 @@ pz_verify(const pz_bytes_t *keys, size_t nkeys, const unsigned char *s,
     ok = 0;
 
     for (i = 0; i < nkeys; i++) {
-        if (keys[i].len == 0) {
+        if (keys != NULL ? keys[i].len == 0 : kcs[i].mac == NULL) {
             continue;
         }
 
-        if (pz_mac(&keys[i], msg, mlen, want) != 0) {
+        if (pz_mac(keys != NULL ? &keys[i] : NULL,
+                   kcs != NULL ? &kcs[i] : NULL, msg, mlen, want)
+            != 0)
+        {
             return PZ_SIGN_CRYPTO;
         }
 
@@ -209,13 +258,85 @@ pz_mac_b64(const pz_bytes_t *key, const unsigned char *msg, size_t len,
         return -1;
     }
 
-    if (pz_mac(key, msg, len, b64) != 0) {
+    if (pz_mac(key, NULL, msg, len, b64) != 0) {
         return -1;
     }
 
     memcpy(out, b64, out_len);
 
     return 0;
+}
+
+
+int
+pz_mac_b64_ctx(pz_key_ctx_t *kc, const unsigned char *msg, size_t len,
+    char *out, size_t out_len)
+{
+    char  b64[PZ_MAC_B64_LEN + 1];
+
+    if (kc == NULL || kc->mac == NULL || out_len > PZ_MAC_B64_LEN) {
+        return -1;
+    }
+
+    if (pz_mac(NULL, kc, msg, len, b64) != 0) {
+        return -1;
+    }
+
+    memcpy(out, b64, out_len);
+
+    return 0;
+}
+
+
+int
+pz_key_ctx_init(pz_key_ctx_t *kc, const pz_bytes_t *key)
+{
+    EVP_MAC      *mac;
+    OSSL_PARAM    params[2];
+    EVP_MAC_CTX  *ctx;
+
+    kc->mac = NULL;
+
+    if (key == NULL || key->len == 0 || key->len > PZ_KEY_MAX) {
+        return -1;
+    }
+
+    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL) {
+        return -1;
+    }
+
+    ctx = EVP_MAC_CTX_new(mac);
+
+    /* the context keeps its own reference */
+    EVP_MAC_free(mac);
+
+    if (ctx == NULL) {
+        return -1;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *) "SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    if (!EVP_MAC_init(ctx, key->data, key->len, params)) {
+        EVP_MAC_CTX_free(ctx);
+        return -1;
+    }
+
+    kc->mac = ctx;
+
+    return 0;
+}
+
+
+void
+pz_key_ctx_free(pz_key_ctx_t *kc)
+{
+    if (kc->mac != NULL) {
+        EVP_MAC_CTX_free(kc->mac);
+        kc->mac = NULL;
+    }
 }
 
 
@@ -271,27 +392,46 @@ pz_sign_strerror(int err)
 }
 
 
-/* writes PZ_MAC_B64_LEN characters and a NUL into b64 */
+/*
+ * writes PZ_MAC_B64_LEN characters and a NUL into b64; with a prepared
+ * key (kc) when given, else with key
+ */
 
 static int
-pz_mac(const pz_bytes_t *key, const unsigned char *msg, size_t len,
-    char *b64)
+pz_mac(const pz_bytes_t *key, pz_key_ctx_t *kc, const unsigned char *msg,
+    size_t len, char *b64)
 {
     int            i, n;
+    size_t         outl;
     unsigned int   mlen;
     unsigned char  md[EVP_MAX_MD_SIZE];
     unsigned char  enc[4 * ((PZ_MAC_LEN + 2) / 3) + 1];
 
-    if (key->len > PZ_KEY_MAX) {
-        return -1;
-    }
-
     mlen = 0;
 
-    if (HMAC(EVP_sha256(), key->data, (int) key->len, msg, len, md, &mlen)
-        == NULL || mlen != PZ_MAC_LEN)
-    {
-        return -1;
+    if (kc != NULL) {
+        /* a NULL key: the same key again, only the state is reset */
+        outl = 0;
+
+        if (!EVP_MAC_init(kc->mac, NULL, 0, NULL)
+            || !EVP_MAC_update(kc->mac, msg, len)
+            || !EVP_MAC_final(kc->mac, md, &outl, sizeof(md))
+            || outl != PZ_MAC_LEN)
+        {
+            return -1;
+        }
+
+    } else {
+        if (key->len > PZ_KEY_MAX) {
+            return -1;
+        }
+
+        if (HMAC(EVP_sha256(), key->data, (int) key->len, msg, len, md,
+                 &mlen)
+            == NULL || mlen != PZ_MAC_LEN)
+        {
+            return -1;
+        }
     }
 
     n = EVP_EncodeBlock(enc, md, PZ_MAC_LEN);

@@ -196,6 +196,56 @@ main(void)
     pz_mac_b64(&key1, (unsigned char *) "pzfp1:ub", 8, fp2, 16);
     CHECK(memcmp(fp1, fp2, 16) != 0, "mac depends on the message");
 
+    /* prepared keys give the same results as plain ones */
+
+    {
+        char           u[PZ_SIGNED_MAX + 16];
+        size_t         m;
+        pz_key_ctx_t   kcs[2], none;
+        pz_bytes_t     empty = { (const unsigned char *) "", 0 };
+
+        CHECK_EQ_INT(pz_key_ctx_init(&kcs[0], &key2), 0, "prepare key2");
+        CHECK_EQ_INT(pz_key_ctx_init(&kcs[1], &key1), 0, "prepare key1");
+        CHECK_EQ_INT(pz_key_ctx_init(&none, &empty), -1,
+                     "an empty key is not prepared");
+        CHECK(none.mac == NULL, "a failed preparation leaves no context");
+
+        for (i = 0; i < 3; i++) {
+            n = pz_sign(&key2, (unsigned char *) "c1", 2, 2000000000, s,
+                        sizeof(s), &err);
+            m = pz_sign_ctx(&kcs[0], (unsigned char *) "c1", 2, 2000000000,
+                            u, sizeof(u), &err);
+            CHECK_EQ_MEM(u, m, s, n, "pz_sign_ctx equals pz_sign, again");
+        }
+
+        n = pz_sign(&key1, (unsigned char *) "c2", 2, 2000000000, s,
+                    sizeof(s), &err);
+        CHECK_EQ_INT(pz_verify_ctx(kcs, 2, (unsigned char *) s, n,
+                                   1000000000, &id, &exp),
+                     PZ_SIGN_OK, "pz_verify_ctx: the second key verifies");
+        CHECK_EQ_MEM(id.data, id.len, "c2", 2, "pz_verify_ctx id");
+        CHECK_EQ_INT(pz_verify_ctx(kcs, 1, (unsigned char *) s, n,
+                                   1000000000, &id, &exp),
+                     PZ_SIGN_FORGED, "pz_verify_ctx: the other key alone");
+        CHECK_EQ_INT(pz_verify_ctx(kcs, 2, (unsigned char *) s, n,
+                                   2000000000, &id, &exp),
+                     PZ_SIGN_EXPIRED, "pz_verify_ctx: expired");
+
+        pz_mac_b64(&key1, (unsigned char *) "pzfp1:ua", 8, fp1, 16);
+        CHECK_EQ_INT(pz_mac_b64_ctx(&kcs[1], (unsigned char *) "pzfp1:ua", 8,
+                                    fp2, 16), 0, "pz_mac_b64_ctx");
+        CHECK_EQ_MEM(fp2, 16, fp1, 16, "pz_mac_b64_ctx equals pz_mac_b64");
+
+        pz_key_ctx_free(&kcs[0]);
+        pz_key_ctx_free(&kcs[0]);
+        pz_key_ctx_free(&kcs[1]);
+        CHECK(kcs[0].mac == NULL, "freed, twice without harm");
+
+        CHECK_EQ_INT(pz_sign_ctx(&kcs[0], (unsigned char *) "c1", 2, 1, u,
+                                 sizeof(u), &err), 0, "freed key: no sign");
+        CHECK_EQ_INT(err, PZ_SIGN_NO_KEY, "freed key: no key");
+    }
+
     for (i = 0; i < PZ_SIGN_CRYPTO + 1; i++) {
         CHECK(strlen(pz_sign_strerror((int) i)) > 0, "strerror");
     }
