@@ -867,7 +867,7 @@ ngx_http_pz_rt_log_handler(ngx_http_request_t *r)
     if (vn == NULL) {
         vn = ngx_http_pz_rt_create(z, &key, hash, now, r->connection->log);
         if (vn == NULL) {
-            goto done;
+            goto failed;
         }
 
     } else {
@@ -885,7 +885,7 @@ ngx_http_pz_rt_log_handler(ngx_http_request_t *r)
         it = ngx_http_pz_rt_item_add(z, vn, &names[ev[i].counter], now,
                                      r->connection->log);
         if (it == NULL) {
-            goto done;
+            goto failed;
         }
 
         it->value++;
@@ -898,16 +898,23 @@ ngx_http_pz_rt_log_handler(ngx_http_request_t *r)
             it = ngx_http_pz_rt_item_add(z, vn, &names[ev[i].recent], now,
                                          r->connection->log);
             if (it == NULL) {
-                goto done;
+                goto failed;
             }
 
             ngx_http_pz_rt_push(it, &values[i]);
         }
     }
 
-done:
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    return NGX_OK;
+
+failed:
 
     ngx_shmtx_unlock(&z->shpool->mutex);
+
+    /* the zone holds not even this visitor: the page was served anyway */
+    ngx_http_personalize_count_error(r, "zone_full");
 
     return NGX_OK;
 }
@@ -1226,7 +1233,7 @@ ngx_http_personalize_cap_record(ngx_http_request_t *r, u_char *rule,
     if (vn == NULL) {
         vn = ngx_http_pz_rt_create(z, &key, hash, now, r->connection->log);
         if (vn == NULL) {
-            goto done;
+            goto failed;
         }
 
     } else {
@@ -1237,7 +1244,7 @@ ngx_http_personalize_cap_record(ngx_http_request_t *r, u_char *rule,
 
     it = ngx_http_pz_rt_item_add(z, vn, nm, now, r->connection->log);
     if (it == NULL) {
-        goto done;
+        goto failed;
     }
 
     t = (time_t *) it->data;
@@ -1250,9 +1257,15 @@ ngx_http_personalize_cap_record(ngx_http_request_t *r, u_char *rule,
 
     t[it->count++] = now;
 
-done:
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    return;
+
+failed:
 
     ngx_shmtx_unlock(&z->shpool->mutex);
+
+    ngx_http_personalize_count_error(r, "zone_full");
 }
 
 
