@@ -55,7 +55,10 @@ say() {
 # and $cpu; on a busy machine the CPU time is the steadier figure
 timed() {
     /usr/bin/time -f '%e %M %U %S' -o "$WORK/time" "$@"
-    read -r secs rss usr sys < "$WORK/time"
+    # a command that failed adds a "Command exited with ..." line first
+    read -r secs rss usr sys <<END
+$(tail -n 1 "$WORK/time")
+END
     cpu=$(awk -v u="$usr" -v s="$sys" 'BEGIN { printf "%.1f", u + s }')
 }
 
