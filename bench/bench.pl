@@ -760,18 +760,18 @@ spew("$OUT/results.md", $md);
 my $json = JSON::PP->new->canonical->pretty;
 my @rows = map {
     my $s = $_;
-    { map { $_ => $s->{$_} } qw(id name rps p50_us p99_us ratio_to_bare
-                                errors bytes) }
+    +{ map { $_ => $s->{$_} } qw(id name rps p50_us p99_us ratio_to_bare
+                                 errors bytes) }
 } @S;
 push @rows, map {
     my $s = $_;
-    { (map { $_ => $s->{$_} } qw(name rps p50_us p99_us ratio_to_bare)),
-      profiles => $s->{n}, worker_rss_kb => $s->{rss}{VmRSS} }
+    +{ (map { $_ => $s->{$_} } qw(name rps p50_us p99_us ratio_to_bare)),
+       id => '4', profiles => $s->{n}, worker_rss_kb => $s->{rss}{VmRSS} }
 } @size;
 push @rows, map {
     my $s = $_;
-    { (map { $_ => $s->{$_} } qw(name rps p50_us p99_us ratio_to_bare)),
-      page_bytes => $BIG }
+    +{ (map { $_ => $s->{$_} } qw(id name rps p50_us p99_us ratio_to_bare)),
+       page_bytes => $BIG }
 } @big;
 spew("$OUT/results.json", $json->encode(\@rows));
 note("wrote $OUT/results.json and $OUT/results.md");
