@@ -185,6 +185,7 @@ struct pz_load_s {
     int64_t               gen;
     int                   catalog_replace;
     int                   fresh;        /* upsert into an empty store */
+    uintptr_t             map_base;
     char                  gen_dir[PATH_MAX];
     char                  old_dir[2 * PATH_MAX + 2];
     int                   has_old;
@@ -839,6 +840,18 @@ pz_commit(pz_load_t *ld, int final)
 
     } else if (final) {
         ld->batches = 1;
+
+    } else {
+        /* random inserts of unsorted input touch every page of the map:
+         * keep them out of the resident set */
+
+        if (ld->map_base == 0) {
+            ld->map_base = pz_map_base(&ld->st);
+        }
+
+        if (ld->map_base != 0) {
+            pz_map_release(&ld->st, ld->map_base);
+        }
     }
 
     ld->seen_n = 0;

@@ -36,29 +36,91 @@ static void pz_walk_release(pz_store_t *st, size_t n, const void *data);
 static void
 pz_walk_release(pz_store_t *st, size_t n, const void *data)
 {
-    size_t       pgno;
-    uintptr_t    page, base;
-    MDB_stat     ms;
-    MDB_envinfo  info;
+    uintptr_t  base;
 
-    if (n % 8192 != 0 || data == NULL) {
+    if (n % 8192 != 0) {
         return;
     }
 
-    if (mdb_env_info(st->env, &info) != 0 || mdb_env_stat(st->env, &ms) != 0
+    base = pz_map_base_of(st, data);
+
+    if (base != 0) {
+        pz_map_release(st, base);
+    }
+}
+
+
+uintptr_t
+pz_map_base_of(pz_store_t *st, const void *data)
+{
+    size_t       pgno;
+    uintptr_t    page;
+    MDB_stat     ms;
+    MDB_envinfo  info;
+
+    if (data == NULL || mdb_env_info(st->env, &info) != 0
+        || mdb_env_stat(st->env, &ms) != 0
         || ms.ms_psize == 0 || (ms.ms_psize & (ms.ms_psize - 1)) != 0)
     {
-        return;
+        return 0;
     }
 
     page = (uintptr_t) data & ~((uintptr_t) ms.ms_psize - 1);
     memcpy(&pgno, (const void *) page, sizeof(size_t));
 
     if (pgno > info.me_last_pgno || pgno * ms.ms_psize > page) {
-        return;
+        return 0;
     }
 
-    base = page - pgno * ms.ms_psize;
+    return page - pgno * ms.ms_psize;
+}
+
+
+/* with no transaction of this thread open */
+
+uintptr_t
+pz_map_base(pz_store_t *st)
+{
+    int          i;
+    MDB_val      key, val;
+    MDB_txn     *txn;
+    uintptr_t    base;
+    MDB_cursor  *cur;
+
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0) {
+        return 0;
+    }
+
+    base = 0;
+
+    for (i = 0; i < PZ_DB_MAX && base == 0; i++) {
+        if (mdb_cursor_open(txn, st->dbi[i], &cur) != 0) {
+            continue;
+        }
+
+        if (mdb_cursor_get(cur, &key, &val, MDB_FIRST) == 0) {
+            base = pz_map_base_of(st, val.mv_data);
+        }
+
+        mdb_cursor_close(cur);
+    }
+
+    mdb_txn_abort(txn);
+
+    return base;
+}
+
+
+void
+pz_map_release(pz_store_t *st, uintptr_t base)
+{
+    MDB_stat     ms;
+    MDB_envinfo  info;
+
+    if (mdb_env_info(st->env, &info) != 0 || mdb_env_stat(st->env, &ms) != 0)
+    {
+        return;
+    }
 
     (void) madvise((void *) base, (info.me_last_pgno + 1) * ms.ms_psize,
                    MADV_DONTNEED);

@@ -6,6 +6,7 @@
 #define PZ_WALK_H_INCLUDED_
 
 #include <stdarg.h>
+#include <stdint.h>
 
 #include "pz_tool.h"
 
@@ -28,6 +29,12 @@ typedef struct {
 
 /* 0 after a complete walk (w->problems tells the result), -1 on failure */
 int pz_walk(pz_store_t *st, MDB_txn *txn, pz_walk_t *w);
+
+/* where the read-only map of the store starts (0 if unknown), and a way
+ * to drop its pages from the resident set */
+uintptr_t pz_map_base(pz_store_t *st);
+uintptr_t pz_map_base_of(pz_store_t *st, const void *data);
+void pz_map_release(pz_store_t *st, uintptr_t base);
 
 
 #endif /* PZ_WALK_H_INCLUDED_ */
