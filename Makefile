@@ -88,6 +88,7 @@ test: deps
 	$(MAKE) e2e-deps
 	$(MAKE) unit
 	$(MAKE) prove
+	$(MAKE) asan
 	$(MAKE) fuzz FUZZ_SECONDS=20
 
 # The browser test's driver (t/e2e): playwright-core from the lock file; it
