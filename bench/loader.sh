@@ -108,7 +108,8 @@ rm -rf "$WORK/unsorted.jsonl" "$WORK"/ustore*
 # 3. stock mdb_load on the same records
 
 mdb_dump -a -f "$WORK/store.dump" "$WORK/store"
-records=$(mdb_stat -a "$WORK/store" | awk '/Entries:/ { n += $2 } END { print n }')
+records=$(mdb_stat -a "$WORK/store" \
+          | awk '/Entries:/ { n += $2 } END { print n }')
 mkdir "$WORK/mdbload"
 
 set +e

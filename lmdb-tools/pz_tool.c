@@ -1170,6 +1170,7 @@ pz_json_to_row(pz_row_t *row, json_t *obj, const pz_schema_t *s, int kind,
     json_t          *lists[PZ_FIELDS_MAX];
     const char      *key, *p, *end, *bar;
     pz_col_t         col;
+    pz_bytes_t      *alias;
     pz_field_in_t   *f;
     const pz_col_t  *c;
     unsigned char   *rec;
@@ -1261,10 +1262,10 @@ pz_json_to_row(pz_row_t *row, json_t *obj, const pz_schema_t *s, int kind,
                         return -1;
                     }
 
-                    row->aliases[row->naliases].data =
-                                 (const unsigned char *) json_string_value(item);
-                    row->aliases[row->naliases].len =
-                                                   json_string_length(item);
+                    alias = &row->aliases[row->naliases];
+                    alias->data = (const unsigned char *)
+                                  json_string_value(item);
+                    alias->len = json_string_length(item);
                     row->naliases++;
                 }
 

@@ -30,7 +30,7 @@ sub get {
 
 my $csv = $t->write_file('profiles.csv', <<'EOF');
 id,aliases,segments,name:string,clv:decimal,orders:int,seen:time
-c1,login:1|email:x,vip|cart_abandoned,"Smith, ""Jo""",19.95,3,2026-11-22T10:00:00Z
+c1,login:1|email:x,vip|cart_abandoned,"Smith, ""Jo""",19.95,3,1795341600
 c2,,,"two
 lines",,,1795341600
 EOF

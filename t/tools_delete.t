@@ -26,7 +26,8 @@ my @rows = map {
 } 1 .. 6;
 
 $t->load_store(\@rows, schema => { name => 'string' },
-    catalog => [ { id => 'p1', name => 'Mug' }, { id => 'p2', name => 'Cup' } ]);
+    catalog => [ { id => 'p1', name => 'Mug' },
+                 { id => 'p2', name => 'Cup' } ]);
 
 sub found {
     my ($id, @args) = @_;

@@ -118,7 +118,8 @@ like($out, qr/field "orders": the store has it as int, the schema says string/,
 
 my $fresh = $t->dir . '/fresh';
 $file = $t->write_file('claim.jsonl', join('',
-    qq{{"id":"f1","aliases":["same"]}\n}, qq{{"id":"f2","aliases":["same"]}\n}));
+    qq{{"id":"f1","aliases":["same"]}\n},
+    qq{{"id":"f2","aliases":["same"]}\n}));
 ($st, $out) = $t->run_tool('pz-load', '-d', $fresh, '-s', $schema, $file);
 isnt($st, 0, 'an alias claimed twice fails a first load');
 like($out, qr/claim\.jsonl:2: alias "same" of "f2" already belongs to "f1"/,
