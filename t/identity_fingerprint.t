@@ -27,6 +27,7 @@ http {
 
     server {
         listen 127.0.0.1:%%PORT%%;
+        listen [::1]:%%PORT2%%;
 
         location / {
             return 200 "[$personalize_id|$personalize_id_source]";
@@ -109,6 +110,14 @@ isnt(body('/host', @ua, Cookie => 'consent=1', -local => '127.0.0.2'), $host,
 is(body('/ua', 'User-Agent' => 'Mozilla/5.0 test', Cookie => 'consent=1',
         -local => '127.1.2.3'), $ua_only,
    'ipv4_prefix=0: the address does not count');
+
+my @v6 = (-peer => '::1', -port => $t->port(2));
+my $fp6 = body('/', @ua, Cookie => 'consent=1', @v6);
+like($fp6, qr/^\[fp:[A-Za-z0-9_-]{22}\|fingerprint\]$/, 'IPv6 client');
+isnt($fp6, $fp, 'IPv6 and IPv4 clients differ');
+is(body('/', @ua, Cookie => 'consent=1', @v6), $fp6, 'IPv6: stable');
+is(body('/', @ua, Cookie => 'consent=1', 'Sec-GPC' => '1', @v6), '[|none]',
+   'IPv6: Sec-GPC honoured');
 
 unlike($fp, qr/Mozilla|de/, 'the id does not reveal its input');
 

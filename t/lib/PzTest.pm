@@ -13,6 +13,7 @@ use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
 use IO::Select;
 use IO::Socket::INET;
+use IO::Socket::IP;
 use JSON::PP ();
 use POSIX qw(WNOHANG);
 use Scalar::Util qw(weaken);
@@ -287,13 +288,18 @@ sub run {
     die "nginx did not start in 10s:\n" . $self->read_file('error.log');
 }
 
+# on 127.0.0.1 or, for "listen [::1]:PORT", on ::1
 sub _connectable {
     my ($port) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 1);
-    return 0 unless $s;
-    close $s;
-    return 1;
+
+    for my $host ('127.0.0.1', '::1') {
+        my $s = IO::Socket::IP->new(PeerHost => $host, PeerPort => $port,
+                                    Proto => 'tcp', Timeout => 1) or next;
+        close $s;
+        return 1;
+    }
+
+    return 0;
 }
 
 sub pid { $_[0]->{pid} }
@@ -404,7 +410,8 @@ sub access_log {
 sub get {
     my ($self, $path, @h) = @_;
 
-    my ($port, $method, $timeout, $local) = ($self->port(1), 'GET', 10);
+    my ($port, $method, $timeout, $local, $peer)
+        = ($self->port(1), 'GET', 10);
     my $req = '';
 
     while (@h) {
@@ -414,6 +421,7 @@ sub get {
         if ($k eq '-method') { $method = $v; next; }
         if ($k eq '-timeout') { $timeout = $v; next; }
         if ($k eq '-local') { $local = $v; next; }
+        if ($k eq '-peer') { $peer = $v; next; }
 
         $req .= "$k: $_\r\n" for ref $v ? @$v : ($v);
     }
@@ -422,7 +430,8 @@ sub get {
          . "Connection: close\r\n$req\r\n";
 
     return $self->request($req, -port => $port, -timeout => $timeout,
-                          ($local ? (-local => $local) : ()));
+                          ($local ? (-local => $local) : ()),
+                          ($peer ? (-peer => $peer) : ()));
 }
 
 sub request {
@@ -431,10 +440,11 @@ sub request {
     my $port = $o{-port} || $self->port(1);
     my $timeout = $o{-timeout} || 10;
 
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => $timeout,
-                                  ($o{-local} ? (LocalAddr => $o{-local})
-                                              : ()))
+    my $s = IO::Socket::IP->new(PeerHost => $o{-peer} || '127.0.0.1',
+                                PeerPort => $port, Proto => 'tcp',
+                                Timeout => $timeout,
+                                ($o{-local} ? (LocalHost => $o{-local})
+                                            : ()))
         or return { status => 0, error => "connect() failed: $!",
                     headers => {}, header_list => [], body => '',
                     raw => '' };
@@ -660,13 +670,14 @@ F<error-t.log>, which is not checked for alerts), without starting nginx.
 The line number of the first line matching in the configuration written
 last: use it to check C<nginx.conf:LINE> in error messages.
 
-=item get($path, Header => 'value', Cookie => ['a=1', 'b=2'], -port => $p, -method => 'HEAD', -timeout => 10, -local => '127.0.0.2')
+=item get($path, Header => 'value', Cookie => ['a=1', 'b=2'], -port => $p, -method => 'HEAD', -timeout => 10, -local => '127.0.0.2', -peer => '::1')
 
 An HTTP/1.1 request with C<Connection: close>; an array value sends the
 header once per element.  C<-local> binds the client socket to another
-loopback address (any 127.x.y.z works on Linux).
+loopback address (any 127.x.y.z works on Linux); C<-peer> connects to
+another address than 127.0.0.1 (C<::1> for IPv6).
 
-=item request($raw, -port => $p, -timeout => 10, -local => $addr)
+=item request($raw, -port => $p, -timeout => 10, -local => $addr, -peer => $addr)
 
 Sends raw request text.  Both return
 C<{ status, headers => { lc name => value (repeats joined with ", ") },
