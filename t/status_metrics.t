@@ -102,6 +102,12 @@ like($r->{body}, qr/^# TYPE personalize_identified_total counter$/m,
      'TYPE line');
 like($r->{body}, qr/^# HELP personalize_requests_total \S/m, 'HELP line');
 
+my @bad = grep {
+    !/^# (HELP \S+ \S.*|TYPE \S+ (counter|gauge))$/
+    && !/^[a-z_]+(\{[a-z_]+="[A-Za-z0-9_.:-]*"(,[a-z_]+="[A-Za-z0-9_.:-]*")*\})? \d+$/
+} split /\n/, $r->{body};
+is_deeply(\@bad, [], 'every line is valid Prometheus text');
+
 my @families = $r->{body} =~ /^# TYPE (\S+)/mg;
 my %once;
 is(scalar(grep { $once{$_}++ } @families), 0, 'each family once');
