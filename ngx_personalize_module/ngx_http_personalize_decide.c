@@ -38,8 +38,10 @@ static ngx_int_t ngx_http_personalize_cond_number(
     ngx_http_personalize_cond_t *c, int64_t v, int64_t operand);
 static ngx_int_t ngx_http_personalize_search_term(ngx_http_request_t *r,
     ngx_http_personalize_rules_ctx_t *ctx);
-static ngx_int_t ngx_http_personalize_rule_cmp(const void *one,
-    const void *two);
+static void ngx_http_personalize_rules_sort(ngx_http_personalize_rule_t **a,
+    ngx_uint_t n);
+static ngx_int_t ngx_http_personalize_rule_before(
+    ngx_http_personalize_rule_t *a, ngx_http_personalize_rule_t *b);
 static ngx_int_t ngx_http_personalize_render(ngx_http_request_t *r,
     ngx_http_personalize_rule_t *rule, ngx_str_t *out);
 
@@ -425,8 +427,7 @@ ngx_http_personalize_decide_all(ngx_http_request_t *r,
         sd->slot = s[i];
     }
 
-    ngx_sort(best, rmcf->slots.nelts, sizeof(ngx_http_personalize_rule_t *),
-             ngx_http_personalize_rule_cmp);
+    ngx_http_personalize_rules_sort(best, rmcf->slots.nelts);
 
     sd = d->slots.elts;
     n = 0;
@@ -456,8 +457,7 @@ ngx_http_personalize_decide_all(ngx_http_request_t *r,
 
     /* prompts: by priority, up to max_prompts, one after another */
 
-    ngx_sort(win, nwin, sizeof(ngx_http_personalize_rule_t *),
-             ngx_http_personalize_rule_cmp);
+    ngx_http_personalize_rules_sort(win, nwin);
 
     for (i = 0; i < nwin; i++) {
 
@@ -527,25 +527,45 @@ ngx_http_personalize_decide_all(ngx_http_request_t *r,
 }
 
 
-/* higher priority first, then the order of declaration; NULLs last */
+/*
+ * Higher priority first, then the order of declaration, NULLs last.  An
+ * insertion sort of a few pointers: ngx_sort() would malloc() per call.
+ */
+
+static void
+ngx_http_personalize_rules_sort(ngx_http_personalize_rule_t **a,
+    ngx_uint_t n)
+{
+    ngx_uint_t                    i, k;
+    ngx_http_personalize_rule_t  *x;
+
+    for (i = 1; i < n; i++) {
+        x = a[i];
+
+        for (k = i; k > 0 && ngx_http_personalize_rule_before(x, a[k - 1]);
+             k--)
+        {
+            a[k] = a[k - 1];
+        }
+
+        a[k] = x;
+    }
+}
+
 
 static ngx_int_t
-ngx_http_personalize_rule_cmp(const void *one, const void *two)
+ngx_http_personalize_rule_before(ngx_http_personalize_rule_t *a,
+    ngx_http_personalize_rule_t *b)
 {
-    ngx_http_personalize_rule_t  *a, *b;
-
-    a = *(ngx_http_personalize_rule_t **) one;
-    b = *(ngx_http_personalize_rule_t **) two;
-
     if (a == NULL || b == NULL) {
-        return (a == NULL) - (b == NULL);
+        return b == NULL && a != NULL;
     }
 
     if (a->priority != b->priority) {
-        return (a->priority < b->priority) ? 1 : -1;
+        return a->priority > b->priority;
     }
 
-    return (a->index > b->index) - (a->index < b->index);
+    return a->index < b->index;
 }
 
 
