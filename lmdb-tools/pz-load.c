@@ -3387,27 +3387,32 @@ pz_replace_finish(pz_load_t *ld)
     ld->st_open = 0;
 
     if (ld->has_old) {
-        snprintf(path, sizeof(path), "%s/lock.mdb", ld->old_dir);
+        const char  *files[] = { "data.mdb", "lock.mdb" };
+        int          i;
 
-        if (stat(path, &sb) == 0) {
-            const char  *files[] = { "data.mdb", "lock.mdb" };
-            int          i;
+        for (i = 0; i < 2; i++) {
+            snprintf(path, sizeof(path), "%s/%s", ld->old_dir, files[i]);
 
-            for (i = 0; i < 2; i++) {
-                snprintf(path, sizeof(path), "%s/%s", ld->gen_dir, files[i]);
-
-                if (chown(path, sb.st_uid, sb.st_gid) != 0
-                    || chmod(path, sb.st_mode & 07777) != 0)
-                {
-                    pz_msg("%s: warning: cannot copy owner and mode: %s",
-                           path, strerror(errno));
-                }
+            if (stat(path, &sb) != 0) {
+                continue;
             }
 
-            if (chown(ld->gen_dir, sb.st_uid, sb.st_gid) != 0) {
-                pz_msg("%s: warning: chown() failed: %s", ld->gen_dir,
-                       strerror(errno));
+            snprintf(path, sizeof(path), "%s/%s", ld->gen_dir, files[i]);
+
+            if (chown(path, sb.st_uid, sb.st_gid) != 0
+                || chmod(path, sb.st_mode & 07777) != 0)
+            {
+                pz_msg("%s: warning: cannot copy owner and mode: %s",
+                       path, strerror(errno));
             }
+        }
+
+        if (stat(ld->old_dir, &sb) == 0
+            && (chown(ld->gen_dir, sb.st_uid, sb.st_gid) != 0
+                || chmod(ld->gen_dir, sb.st_mode & 07777) != 0))
+        {
+            pz_msg("%s: warning: cannot copy owner and mode: %s",
+                   ld->gen_dir, strerror(errno));
         }
     }
 

@@ -118,6 +118,28 @@ like($out, qr/removing \Q$dir\/$live\E in 1 s/,
      'it says when it removes the old generation');
 is_deeply([gens()], [readlink($store)], 'after the grace period it is gone');
 
+# the new generation takes owner and mode of the live files (workers
+# must write lock.mdb); leftovers of interrupted runs go once retired
+# longer than the grace period
+
+$live = readlink($store);
+chmod 0666, "$dir/$live/lock.mdb";
+chmod 0640, "$dir/$live/data.mdb";
+mkdir "$dir/store.gen-90";
+mkdir "$dir/store.gen-91";
+utime(time() - 3600, time() - 3600, "$dir/store.gen-90");
+
+($st, $out) = $t->run_tool('pz-load', '-q', '-R', '-G', '5', '-d', $store,
+    lines('f.jsonl', { id => 'c10', name => 'F' }));
+is($st, 0, 'a replace with leftovers around') or diag $out;
+
+my $new = readlink($store);
+is((stat "$dir/$new/lock.mdb")[2] & 07777, 0666, 'lock.mdb mode carried over');
+is((stat "$dir/$new/data.mdb")[2] & 07777, 0640, 'data.mdb mode carried over');
+ok(!-e "$dir/store.gen-90", 'a leftover retired an hour ago is removed');
+ok(-d "$dir/store.gen-91", 'a recent one waits for its grace period');
+ok(!-e "$dir/$live", 'the retired generation is gone after its grace');
+
 # a plain directory is refused with the way out
 
 ($st, $out) = $t->run_tool('pz-load', '-q', '-d', "$dir/plain", '-s', $schema,
