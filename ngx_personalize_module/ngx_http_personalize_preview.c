@@ -389,10 +389,43 @@ ngx_http_personalize_preview(ngx_http_request_t *r)
 
     ctx->preview = ngx_http_pz_preview_make(r->main, &pp, expires);
 
+    if (ctx->preview != NULL) {
+        ctx->payload.data = (u_char *) id.data;
+        ctx->payload.len = id.len;
+    }
+
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "personalize preview \"%*s\"", id.len, id.data);
 
     return ctx->preview;
+}
+
+
+/* $personalize_preview: the payload of a valid preview token */
+
+ngx_int_t
+ngx_http_pz_preview_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_pz_rt_ctx_t  *ctx;
+
+    if (ngx_http_personalize_preview(r) == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    ctx = ngx_http_pz_rt_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = ctx->payload.data;
+    v->len = ctx->payload.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
 }
 
 

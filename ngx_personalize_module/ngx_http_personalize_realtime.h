@@ -67,6 +67,7 @@ typedef struct {
 typedef struct {
     ngx_str_t                        key;
     ngx_http_personalize_preview_t  *preview;
+    ngx_str_t                        payload; /* of the preview token */
     ngx_array_t                     *trace;   /* ngx_http_pz_trace_t */
     unsigned                         key_done:1;
     unsigned                         preview_done:1;
@@ -109,6 +110,8 @@ void ngx_http_pz_metrics_log(ngx_http_request_t *r,
 
 char *ngx_http_pz_preview_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_int_t ngx_http_pz_preview_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_pz_preview_init(ngx_conf_t *cf,
     ngx_http_pz_rt_main_conf_t *rmcf);
 

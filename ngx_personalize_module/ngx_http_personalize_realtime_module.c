@@ -226,6 +226,8 @@ static ngx_str_t  ngx_http_pz_rt_counter_prefix =
     ngx_string("personalize_counter_");
 static ngx_str_t  ngx_http_pz_rt_recent_prefix =
     ngx_string("personalize_recent_");
+static ngx_str_t  ngx_http_pz_rt_preview_var =
+    ngx_string("personalize_preview");
 
 
 /* the zone */
@@ -1859,6 +1861,14 @@ ngx_http_pz_rt_add_variables(ngx_conf_t *cf)
     }
 
     var->get_handler = ngx_http_pz_rt_recent_variable;
+
+    var = ngx_http_add_variable(cf, &ngx_http_pz_rt_preview_var,
+                                NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_pz_preview_variable;
 
     return NGX_OK;
 }

@@ -61,6 +61,7 @@ http {
             add_header X-Slot "[$personalize_slot_hero]" always;
             add_header X-Exp "[$personalize_experiments]" always;
             add_header X-Views "[$personalize_counter_views]" always;
+            add_header X-Preview "[$personalize_preview]" always;
             add_header Cache-Control "max-age=60" always;
             return 200 "page\n";
         }
@@ -101,6 +102,7 @@ is($r->{headers}{'cache-control'}, 'no-store',
    'preview: Cache-Control no-store replaces the page\'s');
 my $trace = $r->{headers}{'x-personalize-trace'} // '';
 note("trace: $trace");
+is($r->{headers}{'x-preview'}, '[pv@seg:vip]', '$personalize_preview');
 like($trace, qr/visitor="anna"/, 'trace: visitor');
 like($trace, qr/generation=\d+/, 'trace: store generation');
 like($trace, qr{hero/vip yes}, 'trace: the winning rule matched');
@@ -140,6 +142,7 @@ for my $bad ([$expired, 'expired'], [$forged, 'forged'],
     is($r->{status}, 200, "$name token: served");
     is($r->{headers}{'x-slot'}, '[]', "$name token: ignored");
     ok(!exists $r->{headers}{'x-personalize-trace'}, "$name token: no trace");
+    is($r->{headers}{'x-preview'}, '[]', "$name token: no \$personalize_preview");
     is($r->{headers}{'cache-control'}, 'max-age=60',
        "$name token: the page's cache header");
 }
