@@ -25,6 +25,16 @@ our $VERSION = '0.1';
 my $TOP = abs_path(dirname(__FILE__) . '/../..');
 my %LIVE;
 
+# an interrupted test still stops its nginx: END blocks run on exit()
+for my $sig (qw(INT TERM HUP)) {
+    next unless ($SIG{$sig} || 'DEFAULT') eq 'DEFAULT';
+    $SIG{$sig} = sub { exit 130 };
+}
+
+# prctl(PR_SET_PDEATHSIG) numbers: a test killed outright takes its nginx
+# with it
+my %SYS_PRCTL = (x86_64 => 157, aarch64 => 167, i686 => 172);
+
 
 sub new {
     my ($class, %opts) = @_;
@@ -257,6 +267,7 @@ sub run {
         open STDOUT, '>>', "$d/stderr.log";
         open STDERR, '>>', "$d/stderr.log";
         $ENV{LD_PRELOAD} = $ENV{PZ_PRELOAD} if $ENV{PZ_PRELOAD};
+        _die_with_parent();
         exec $self->{nginx}, '-p', "$d/", '-e', "$d/error.log",
             '-c', $conf;
         die "exec($self->{nginx}) failed: $!";
@@ -286,6 +297,17 @@ sub run {
 
     $self->stop;
     die "nginx did not start in 10s:\n" . $self->read_file('error.log');
+}
+
+# the nginx master gets SIGTERM (fast shutdown) when the test process dies
+sub _die_with_parent {
+    return unless $^O eq 'linux';
+
+    require Config;
+    my ($arch) = $Config::Config{archname} =~ /^([^-]+)/;
+    my $nr = $SYS_PRCTL{$arch || ''} or return;
+
+    eval { syscall($nr, 1, 15, 0, 0, 0) };
 }
 
 # on 127.0.0.1 or, for "listen [::1]:PORT", on ::1
