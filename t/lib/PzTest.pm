@@ -720,7 +720,10 @@ The master pid and the worker pids.
 Stops nginx and adds the test "no alerts in error.log", failing on any
 C<[alert]>, C<[crit]> or C<[emerg]> line and on any AddressSanitizer or
 UBSan report in F<error.log> or F<stderr.log>.  Call it before
-C<done_testing>; if a test forgets, the check runs at exit anyway.
+C<done_testing>; if a test forgets, the check runs at exit anyway.  A test
+interrupted by INT, TERM or HUP still runs its END blocks, and the nginx
+of a test killed outright gets SIGTERM from the kernel (PR_SET_PDEATHSIG),
+so no nginx outlives its test.
 
 =item error_log, access_log, problems
 
