@@ -265,7 +265,8 @@ ngx_http_personalize_header_filter(ngx_http_request_t *r)
         || r->headers_out.status < NGX_HTTP_OK
         || r->headers_out.status == NGX_HTTP_NO_CONTENT
         || r->headers_out.status == NGX_HTTP_PARTIAL_CONTENT
-        || r->headers_out.status == NGX_HTTP_NOT_MODIFIED
+        || (r->headers_out.status >= NGX_HTTP_SPECIAL_RESPONSE
+            && r->headers_out.status < NGX_HTTP_BAD_REQUEST)
         || r->headers_out.content_length_n == 0
         || (r->headers_out.content_encoding
             && r->headers_out.content_encoding->value.len)

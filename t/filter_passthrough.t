@@ -1,9 +1,10 @@
 #!/usr/bin/perl
 
-# Responses the filter leaves alone: HEAD, 204, 304, a 206 from upstream,
-# an empty body, subrequests (an SSI include keeps its markers while the
-# page around it is processed); a Range request for a processed page gets
-# the whole page (ranges are ignored), never a slice of it.
+# Responses the filter leaves alone: HEAD, 204, 304, redirects, a 206 from
+# upstream, an empty body, subrequests (an SSI include keeps its markers
+# while the page around it is processed); a Range request for a processed
+# page gets the whole page (ranges are ignored), never a slice of it; an
+# error page is processed.
 
 use strict;
 use warnings;
@@ -45,6 +46,8 @@ http {
         personalize on;
 
         location = /204 { return 204; }
+        location = /301 { return 301 /p.html; }
+        location = /404 { error_page 404 /p.html; return 404; }
 
         location = /ssi.html { ssi on; }
 
@@ -64,6 +67,16 @@ ok(!exists $r->{headers}{'cache-control'}, 'HEAD: untouched headers');
 $r = $t->get('/204');
 is($r->{status}, 204, '204: status');
 ok(!exists $r->{headers}{'cache-control'}, '204: untouched headers');
+
+$r = $t->get('/301');
+is($r->{status}, 301, 'redirect: status');
+ok(!exists $r->{headers}{'cache-control'}, 'redirect: untouched headers');
+like($r->{headers}{'content-length'} // '', qr/^\d+$/,
+     'redirect: Content-Length kept');
+
+$r = $t->get('/404');
+is($r->{status}, 404, 'error page: status');
+is($r->{body}, $want, 'error page: processed like a page');
 
 my @st = stat($t->dir . '/html/p.html');
 my $ims = HTTP_date($st[9]);
