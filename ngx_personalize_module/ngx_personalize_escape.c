@@ -56,6 +56,14 @@ enum {
 #define JS_UNSURE       0x800       /* a "/" that was not a comment */
 #define JS_HTMLCOMMENT  0x1000      /* "<!--" seen: script escape states */
 
+/* the scheme of a quoted attribute value */
+#define URL_SCHEME      0           /* still reading it */
+#define URL_OK          1           /* http(s) or relative */
+#define URL_BAD         2           /* another scheme, or one a
+                                       placeholder helped to make */
+#define URL_DYNAMIC     3           /* a placeholder before the first "/",
+                                       "?" or "#": checked when rendered */
+
 #define raw_kind(h)     ((h)->raw & 0x0f)
 #define js_state(h)     (((h)->raw >> JS_SHIFT) & JS_MASK)
 #define js_set(h, s)                                                         \
@@ -113,6 +121,44 @@ void
 pz_html_init(pz_html_t *h)
 {
     memset(h, 0, sizeof(pz_html_t));
+}
+
+
+/* follows the scheme of an attribute value as a browser reads it */
+
+static void
+pz_html_scheme(pz_html_t *h, unsigned char c)
+{
+    if (h->url_phase != URL_SCHEME) {
+        return;
+    }
+
+    if (c == '\t' || c == '\n' || c == '\r'
+        || (c <= ' ' && h->scheme_len == 0 && !h->hole_in_scheme))
+    {
+        return;
+    }
+
+    if (c == '/' || c == '?' || c == '#') {
+        h->url_phase = h->hole_in_scheme ? URL_DYNAMIC : URL_OK;
+        return;
+    }
+
+    if (c == ':') {
+        h->url_phase = (!h->hole_in_scheme
+                        && ((h->scheme_len == 4
+                             && memcmp(h->scheme, "http", 4) == 0)
+                            || (h->scheme_len == 5
+                                && memcmp(h->scheme, "https", 5) == 0)))
+                       ? URL_OK : URL_BAD;
+        return;
+    }
+
+    if (h->scheme_len < sizeof(h->scheme)) {
+        h->scheme[h->scheme_len] = lower(c);
+    }
+
+    h->scheme_len++;
 }
 
 
@@ -379,6 +425,9 @@ pz_html_feed(pz_html_t *h, const unsigned char *p, size_t len)
         case S_BEFORE_VALUE:
             h->value_text = 0;
             h->value_holes = 0;
+            h->url_phase = URL_SCHEME;
+            h->scheme_len = 0;
+            h->hole_in_scheme = 0;
 
             if (c == '"') {
                 h->state = S_VALUE_DQ;
@@ -400,11 +449,26 @@ pz_html_feed(pz_html_t *h, const unsigned char *p, size_t len)
             if ((h->state == S_VALUE_DQ && c == '"')
                 || (h->state == S_VALUE_SQ && c == '\''))
             {
-                h->state = S_BEFORE_ATTR;
+                /* "{{x}}:alert(1)": the placeholder made the scheme */
 
-            } else if (c > ' ') {
+                if (h->value_holes && h->url_phase == URL_BAD
+                    && name_in(h->attr, h->attr_len, url_attrs)
+                    && h->bad == NULL)
+                {
+                    h->bad = "an address with a placeholder must be http:, "
+                             "https: or relative, and a placeholder cannot "
+                             "come before the \":\" of a scheme";
+                }
+
+                h->state = S_BEFORE_ATTR;
+                break;
+            }
+
+            if (c > ' ') {
                 h->value_text = 1;
             }
+
+            pz_html_scheme(h, c);
             break;
 
         case S_VALUE_UQ:
@@ -466,6 +530,11 @@ pz_html_feed(pz_html_t *h, const unsigned char *p, size_t len)
 int
 pz_html_context(const pz_html_t *h, const char **err)
 {
+    if (h->bad) {
+        *err = h->bad;
+        return -1;
+    }
+
     switch (h->state) {
 
     case S_DATA:
@@ -495,6 +564,12 @@ pz_html_context(const pz_html_t *h, const char **err)
 
         if (!name_in(h->attr, h->attr_len, url_attrs)) {
             return PZ_CTX_ATTR;
+        }
+
+        if (h->url_phase == URL_BAD) {
+            *err = "a placeholder cannot stand in a javascript:, data: or "
+                   "other address that is not http:, https: or relative";
+            return -1;
         }
 
         if (h->value_text) {
@@ -569,6 +644,10 @@ void
 pz_html_hole(pz_html_t *h)
 {
     h->value_holes++;
+
+    if (h->url_phase == URL_SCHEME) {
+        h->hole_in_scheme = 1;
+    }
 }
 
 
@@ -599,6 +678,11 @@ pz_html_same(const pz_html_t *a, const pz_html_t *b)
 int
 pz_html_final(const pz_html_t *h, const char **err)
 {
+    if (h->bad) {
+        *err = h->bad;
+        return -1;
+    }
+
     switch (h->state) {
 
     case S_DATA:

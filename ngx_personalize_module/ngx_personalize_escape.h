@@ -44,6 +44,11 @@ typedef struct {
     int                   value_holes;  /* placeholders in this value */
     int                   dashes;       /* of "-->" in a comment */
     unsigned char         last;         /* the last non-blank byte */
+    int                   url_phase;    /* the scheme of the value */
+    unsigned char         scheme[8];
+    size_t                scheme_len;
+    int                   hole_in_scheme;
+    const char           *bad;          /* a refusal found while feeding */
 } pz_html_t;
 
 

@@ -29,6 +29,9 @@ $t->write_file('blocks/nested.html',
 $t->write_file('blocks/open.html', "<p>x</p>\n<script>var a;\n");
 $t->write_file('blocks/fallback.html', "<p>{{a|there}}</p>\n");
 $t->write_file('blocks/scriptsrc.html', "<script src=\"{{cdn}}\"></script>\n");
+$t->write_file('blocks/jsurl.html',
+               "<a href=\"javascript:show('{{id}}')\">x</a>\n");
+$t->write_file('blocks/mkscheme.html', "<a href=\"{{a}}:alert(1)\">x</a>\n");
 $t->write_file('blocks/recent.html',
                "<ul>\n{{#each recent:viewed}}<li>{{.}}</li>{{/each}}</ul>\n");
 $t->write_file('blocks/loopctx.html',
@@ -190,6 +193,16 @@ EOF
     ['placeholder choosing a script host', <<'EOF', qr/template .*scriptsrc\.html:1: a placeholder cannot begin the address of a <script>/],
 personalize_rule r { slot hero;
     block blocks/scriptsrc.html; # HERE
+}
+EOF
+    ['placeholder in a javascript: url', <<'EOF', qr/template .*jsurl\.html:1: a placeholder cannot stand in a javascript:, data: or other address/],
+personalize_rule r { slot hero;
+    block blocks/jsurl.html; # HERE
+}
+EOF
+    ['placeholder making a scheme', <<'EOF', qr/template .*mkscheme\.html:\d+: an address with a placeholder must be http:, https: or relative/],
+personalize_rule r { slot hero;
+    block blocks/mkscheme.html; # HERE
 }
 EOF
     ['placeholder in script code', <<'EOF', qr/template .*jscode\.html:2: inside <script>, a placeholder must stand inside a quoted string/],

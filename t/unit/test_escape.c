@@ -78,6 +78,40 @@ test_contexts(void)
                  "meta content refused");
     CHECK_EQ_INT(ctx_after("<meta name=x content=y><p title=\""),
                  PZ_CTX_ATTR, "after meta");
+    CHECK_EQ_INT(ctx_after("<a href=\"javascript:go('"), -1,
+                 "inside a javascript: url refused");
+    CHECK_EQ_INT(ctx_after("<a href=\" JavaScript:go('"), -1,
+                 "inside a JavaScript: url with a blank refused");
+    CHECK_EQ_INT(ctx_after("<a href=\"java\tscript:go('"), -1,
+                 "inside a java<tab>script: url refused");
+    CHECK_EQ_INT(ctx_after("<img src=\"data:image/png;base64,"), -1,
+                 "inside a data: url refused");
+    CHECK_EQ_INT(ctx_after("<a href=\"https://shop.example/?q="),
+                 PZ_CTX_URL_REST, "inside an https url");
+    CHECK_EQ_INT(ctx_after("<a href=\"/search?q=a:b&x="), PZ_CTX_URL_REST,
+                 "colon after the path");
+    CHECK_EQ_INT(ctx_after("<a title=\"javascript:"), PZ_CTX_ATTR,
+                 "javascript: text in a title is text");
+
+    {
+        pz_html_t    h;
+        const char  *err;
+
+        pz_html_init(&h);
+        pz_html_feed(&h, (const unsigned char *) "<a href=\"", 9);
+        CHECK_EQ_INT(pz_html_context(&h, &err), PZ_CTX_URL, "hole first");
+        pz_html_hole(&h);
+        pz_html_feed(&h, (const unsigned char *) ":alert(1)\">x</a>", 16);
+        CHECK_EQ_INT(pz_html_final(&h, &err), -1,
+                     "a scheme made by a placeholder refused at the end");
+
+        pz_html_init(&h);
+        pz_html_feed(&h, (const unsigned char *) "<a href=\"", 9);
+        pz_html_hole(&h);
+        pz_html_feed(&h, (const unsigned char *) "/x\">x</a>", 9);
+        CHECK_EQ_INT(pz_html_final(&h, &err), 0,
+                     "a placeholder then a path is fine");
+    }
     CHECK_EQ_INT(ctx_after("<a onclick=\""), -1, "onclick refused");
     CHECK_EQ_INT(ctx_after("<a onmouseoverandmore=\""), -1,
                  "long on* refused");
