@@ -92,6 +92,11 @@ static const char  *active_tags[] = {
     NULL
 };
 
+/* SVG animations can set any attribute, href included, to their values */
+static const char  *animation_tags[] = {
+    "animate", "set", "animatemotion", "animatetransform", "handler", NULL
+};
+
 
 static int
 name_is(const unsigned char *name, size_t len, const char *s)
@@ -552,6 +557,11 @@ pz_html_context(const pz_html_t *h, const char **err)
         if (name_in(h->attr, h->attr_len, refused_attrs)) {
             *err = "a placeholder cannot stand in a style, srcset or "
                    "srcdoc attribute";
+            return -1;
+        }
+
+        if (name_in(h->tag, h->tag_len, animation_tags)) {
+            *err = "a placeholder cannot stand in an SVG animation";
             return -1;
         }
 

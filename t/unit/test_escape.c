@@ -90,6 +90,9 @@ test_contexts(void)
                  PZ_CTX_URL_REST, "inside an https url");
     CHECK_EQ_INT(ctx_after("<a href=\"/search?q=a:b&x="), PZ_CTX_URL_REST,
                  "colon after the path");
+    CHECK_EQ_INT(ctx_after("<svg><animate attributeName=href values=\""),
+                 -1, "svg animation refused");
+    CHECK_EQ_INT(ctx_after("<svg><set to=\""), -1, "svg set refused");
     CHECK_EQ_INT(ctx_after("<a title=\"javascript:"), PZ_CTX_ATTR,
                  "javascript: text in a title is text");
 
