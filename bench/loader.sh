@@ -53,13 +53,16 @@ say() {
 
 # seconds, peak RSS (KiB) and CPU seconds of a command, into $secs, $rss
 # and $cpu; on a busy machine the CPU time is the steadier figure
+# returns the command's exit status
 timed() {
-    /usr/bin/time -f '%e %M %U %S' -o "$WORK/time" "$@"
+    timed_status=0
+    /usr/bin/time -f '%e %M %U %S' -o "$WORK/time" "$@" || timed_status=$?
     # a command that failed adds a "Command exited with ..." line first
     read -r secs rss usr sys <<END
 $(tail -n 1 "$WORK/time")
 END
     cpu=$(awk -v u="$usr" -v s="$sys" 'BEGIN { printf "%.1f", u + s }')
+    return $timed_status
 }
 
 rate() {
