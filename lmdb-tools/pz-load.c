@@ -321,15 +321,12 @@ main(int argc, char **argv)
     char       *end;
     pz_load_t  *ld;
 
+    /* static: parser threads may outlive main() after a signal */
+    static pz_load_t    load;
     static const char  *stdin_names[] = { "stdin" };
 
     pz_prog = "pz-load";
-
-    ld = calloc(1, sizeof(pz_load_t));
-    if (ld == NULL) {
-        pz_msg("out of memory");
-        return EXIT_FAILURE;
-    }
+    ld = &load;
 
     ld->format = -1;
     ld->grace = 30;
@@ -660,9 +657,16 @@ done:
 
     pz_sort_free(&ld->sorter);
     pz_row_free(&ld->row);
+    pz_json_arena_free();
     free(ld->seen);
     free(ld->scratch);
     free(ld->scratch_items);
+
+    for (i = 0; i < (int) ld->nheader; i++) {
+        free(ld->header[i]);
+    }
+
+    free(ld->header);
 
     return rc;
 }
@@ -1054,6 +1058,8 @@ pz_input_csv(pz_load_t *ld, FILE *in)
         free(ld->header[i]);
     }
 
+    free(ld->header);
+    ld->header = NULL;
     ld->nheader = 0;
 
     for ( ;; ) {
@@ -2337,7 +2343,7 @@ pz_pipe_parser(void *arg)
         free(row);
     }
 
-    pz_json_arena_reset();
+    pz_json_arena_free();
 
     return NULL;
 }

@@ -911,6 +911,20 @@ pz_json_arena_reset(void)
 }
 
 
+void
+pz_json_arena_free(void)
+{
+    pz_chunk_t  *c, *next;
+
+    for (c = pz_arena; c != NULL; c = next) {
+        next = c->next;
+        free(c);
+    }
+
+    pz_arena = NULL;
+}
+
+
 /* rows */
 
 void

@@ -131,6 +131,7 @@ int pz_meta_put(MDB_txn *txn, pz_store_t *st, pz_meta_t *m);
 
 void pz_json_arena(void);
 void pz_json_arena_reset(void);
+void pz_json_arena_free(void);
 
 void pz_row_init(pz_row_t *row);
 void pz_row_free(pz_row_t *row);
