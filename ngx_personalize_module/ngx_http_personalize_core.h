@@ -78,6 +78,8 @@ char *ngx_http_personalize_identity_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 char *ngx_http_personalize_fingerprint_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_personalize_read_key(ngx_conf_t *cf, ngx_str_t *file,
+    const char *what, pz_bytes_t *key);
 char *ngx_http_personalize_key_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_personalize_identity_check(ngx_conf_t *cf,

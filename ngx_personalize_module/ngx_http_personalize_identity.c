@@ -337,6 +337,105 @@ invalid:
 }
 
 
+/*
+ * Reads an HMAC key file at configuration time: one key, raw or hex, with
+ * trailing white space trimmed.  Shared by personalize_key and the realtime
+ * module's personalize_preview_key; "what" names the directive's key in
+ * messages.
+ */
+
+ngx_int_t
+ngx_http_personalize_read_key(ngx_conf_t *cf, ngx_str_t *file,
+    const char *what, pz_bytes_t *key)
+{
+    int               err;
+    u_char           *buf;
+    size_t            len;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_int_t         rc;
+    ngx_str_t         name;
+    ngx_file_info_t   fi;
+
+    name = *file;
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%s\" failed", name.data);
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ERROR;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%s\" failed", name.data);
+        goto done;
+    }
+
+    len = (size_t) ngx_file_size(&fi);
+
+    if (len > PZ_KEY_MAX + 2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s file \"%s\" is too long (%uz bytes, at most "
+                           "%d)", what, name.data, len, PZ_KEY_MAX);
+        goto done;
+    }
+
+    buf = ngx_pnalloc(cf->pool, len + 1);
+    if (buf == NULL) {
+        goto done;
+    }
+
+    n = ngx_read_fd(fd, buf, len + 1);
+
+    if (n == -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_read_fd_n " \"%s\" failed", name.data);
+        goto done;
+    }
+
+    len = pz_key_trim(buf, (size_t) n, &err);
+
+    if (len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s file \"%s\" holds %s key: %d to %d bytes "
+                           "expected (openssl rand -hex 32 > FILE)",
+                           what, name.data,
+                           err == PZ_SIGN_NO_KEY ? "a too short"
+                                                 : "a too long",
+                           PZ_KEY_MIN, PZ_KEY_MAX);
+        goto done;
+    }
+
+    if (fi.st_mode & S_IROTH) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "%s file \"%s\" is readable by every user",
+                           what, name.data);
+    }
+
+    key->data = buf;
+    key->len = len;
+
+    rc = NGX_OK;
+
+done:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%s\" failed", name.data);
+    }
+
+    return rc;
+}
+
+
 /* personalize_key FILE; (the first signs, all verify) */
 
 char *
@@ -345,83 +444,10 @@ ngx_http_personalize_key_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_personalize_main_conf_t *pmcf = conf;
 
-    int               err;
-    u_char           *buf;
-    size_t            len;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_str_t        *value, name;
-    pz_bytes_t       *key;
-    ngx_file_info_t   fi;
+    ngx_str_t   *value;
+    pz_bytes_t  *key;
 
     value = cf->args->elts;
-    name = value[1];
-
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%s\" failed", name.data);
-        return NGX_CONF_ERROR;
-    }
-
-    buf = NULL;
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%s\" failed", name.data);
-        goto failed;
-    }
-
-    len = (size_t) ngx_file_size(&fi);
-
-    if (len > PZ_KEY_MAX + 2) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "key file \"%s\" is too long (%uz bytes, at most "
-                           "%d)", name.data, len, PZ_KEY_MAX);
-        goto failed;
-    }
-
-    buf = ngx_pnalloc(cf->pool, len + 1);
-    if (buf == NULL) {
-        goto failed;
-    }
-
-    n = ngx_read_fd(fd, buf, len + 1);
-
-    if (n == -1) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_read_fd_n " \"%s\" failed", name.data);
-        goto failed;
-    }
-
-    len = pz_key_trim(buf, (size_t) n, &err);
-
-    if (len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "key file \"%s\" holds %s key: %d to %d bytes "
-                           "expected (openssl rand -hex 32 > FILE)",
-                           name.data,
-                           err == PZ_SIGN_NO_KEY ? "a too short"
-                                                 : "a too long",
-                           PZ_KEY_MIN, PZ_KEY_MAX);
-        goto failed;
-    }
-
-    if (fi.st_mode & S_IROTH) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "key file \"%s\" is readable by every user",
-                           name.data);
-    }
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
-                           ngx_close_file_n " \"%s\" failed", name.data);
-    }
 
     if (pmcf->keys == NULL) {
         pmcf->keys = ngx_array_create(cf->pool, 2, sizeof(pz_bytes_t));
@@ -435,19 +461,11 @@ ngx_http_personalize_key_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    key->data = buf;
-    key->len = len;
-
-    return NGX_CONF_OK;
-
-failed:
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
-                           ngx_close_file_n " \"%s\" failed", name.data);
+    if (ngx_http_personalize_read_key(cf, &value[1], "key", key) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
-    return NGX_CONF_ERROR;
+    return NGX_CONF_OK;
 }
 
 

@@ -52,74 +52,10 @@ ngx_http_pz_preview_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_pz_rt_main_conf_t *rmcf = conf;
 
-    int              err;
-    u_char          *buf;
-    size_t           len;
-    ssize_t          n;
-    ngx_fd_t         fd;
-    ngx_str_t       *value, name;
-    pz_bytes_t      *key;
-    ngx_file_info_t  fi;
+    ngx_str_t   *value;
+    pz_bytes_t  *key;
 
     value = cf->args->elts;
-    name = value[1];
-
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%s\" failed", name.data);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%s\" failed", name.data);
-        (void) ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_file_access(&fi) & 0004) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "preview key file \"%s\" is readable by every "
-                           "user", name.data);
-    }
-
-    len = (size_t) ngx_min(ngx_file_size(&fi), PZ_KEY_MAX + 2);
-
-    buf = ngx_pnalloc(cf->pool, len + 1);
-    if (buf == NULL) {
-        (void) ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    n = ngx_read_fd(fd, buf, len);
-
-    if (n == -1) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_read_fd_n " \"%s\" failed", name.data);
-        (void) ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
-                           ngx_close_file_n " \"%s\" failed", name.data);
-    }
-
-    len = pz_key_trim(buf, (size_t) n, &err);
-
-    if (len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "preview key \"%s\" is unusable: %s "
-                           "(%d to %d bytes)", name.data,
-                           pz_sign_strerror(err), PZ_KEY_MIN, PZ_KEY_MAX);
-        return NGX_CONF_ERROR;
-    }
 
     if (rmcf->preview_keys == NULL) {
         rmcf->preview_keys = ngx_array_create(cf->pool, 2,
@@ -137,8 +73,11 @@ ngx_http_pz_preview_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    key->data = buf;
-    key->len = len;
+    if (ngx_http_personalize_read_key(cf, &value[1], "preview key", key)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

@@ -14,9 +14,9 @@ my @cases = (
     [ 'personalize_preview_key %%DIR%%/nonesuch.key;',
       qr/open\(\) ".*nonesuch\.key" failed/, 'missing key file' ],
     [ 'personalize_preview_key %%DIR%%/short.key;',
-      qr/preview key ".*short\.key" is unusable/, 'short key' ],
+      qr/preview key file ".*short\.key" holds a too short key/, 'short key' ],
     [ 'personalize_preview_key %%DIR%%/empty.key;',
-      qr/preview key ".*empty\.key" is unusable/, 'empty key' ],
+      qr/preview key file ".*empty\.key" holds a too short key/, 'empty key' ],
     [ 'server { listen 127.0.0.1:%%PORT%%; '
       . 'location / { personalize_preview_key %%DIR%%/good.key; } }',
       qr/"personalize_preview_key" directive is not allowed here/,
