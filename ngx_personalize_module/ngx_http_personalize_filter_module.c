@@ -724,6 +724,26 @@ ngx_http_personalize_input(void *data, const u_char *tag, size_t len,
     ngx_http_request_t              *r;
     ngx_http_personalize_prefill_t  *pf;
 
+    /*
+     * A shop page has dozens of <input> tags and a prefill targets one or
+     * two names: a tag whose bytes do not hold any of those names cannot
+     * match, so it is not parsed attribute by attribute.
+     */
+
+    pf = ctx->decisions->prefills.elts;
+
+    for (i = 0; i < ctx->decisions->prefills.nelts; i++) {
+        if (pf[i].input.len
+            && memmem(tag, len, pf[i].input.data, pf[i].input.len) != NULL)
+        {
+            break;
+        }
+    }
+
+    if (i == ctx->decisions->prefills.nelts) {
+        return 0;
+    }
+
     if (pz_input_parse(tag, len, &in) != 0 || !in.has_name
         || in.name_len == 0)
     {
