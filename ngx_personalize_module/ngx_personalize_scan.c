@@ -196,6 +196,31 @@ pz_scan_feed(pz_scan_t *s, const unsigned char *start, size_t len)
                 goto long_tag;
             }
 
+            if (s->attr == a_dq || s->attr == a_sq) {
+
+                /*
+                 * Inside a quoted value only the closing quote matters.
+                 * The jump stops where the lookahead cap would be passed,
+                 * so an over-long tag is found at the same byte as when
+                 * stepping, whatever the chunking.
+                 */
+
+                rp = cand + (s->tag_max - s->tag_len);
+                if (rp > end) {
+                    rp = end;
+                }
+
+                q = memchr(p, s->attr == a_dq ? '"' : '\'', rp - p);
+
+                if (q == NULL) {
+                    p = rp;
+                    continue;
+                }
+
+                p = q;
+                ch = *p;
+            }
+
         } else if (n > PZ_SCAN_MARKER_MAX) {
             goto long_marker;
         }
