@@ -106,6 +106,8 @@ static ngx_http_pz_rt_node_t *ngx_http_pz_rt_lookup(
     ngx_http_pz_rt_zone_t *z, ngx_str_t *key, uint32_t hash, time_t now);
 static ngx_http_pz_rt_node_t *ngx_http_pz_rt_create(ngx_http_pz_rt_zone_t *z,
     ngx_str_t *key, uint32_t hash, time_t now, ngx_log_t *log);
+static ngx_http_pz_rt_node_t *ngx_http_pz_rt_touch(ngx_http_pz_rt_zone_t *z,
+    ngx_str_t *key, uint32_t hash, time_t now, ngx_log_t *log);
 static void *ngx_http_pz_rt_alloc(ngx_http_pz_rt_zone_t *z, size_t size,
     ngx_http_pz_rt_node_t *keep, time_t now, ngx_log_t *log);
 static void ngx_http_pz_rt_free_node(ngx_http_pz_rt_zone_t *z,
@@ -368,6 +370,29 @@ ngx_http_pz_rt_lookup(ngx_http_pz_rt_zone_t *z, ngx_str_t *key, uint32_t hash,
     }
 
     return NULL;
+}
+
+
+/* the visitor's node, found or created, and made the most recently used;
+ * called with the zone locked */
+
+static ngx_http_pz_rt_node_t *
+ngx_http_pz_rt_touch(ngx_http_pz_rt_zone_t *z, ngx_str_t *key, uint32_t hash,
+    time_t now, ngx_log_t *log)
+{
+    ngx_http_pz_rt_node_t  *vn;
+
+    vn = ngx_http_pz_rt_lookup(z, key, hash, now);
+
+    if (vn == NULL) {
+        return ngx_http_pz_rt_create(z, key, hash, now, log);
+    }
+
+    vn->last = now;
+    ngx_queue_remove(&vn->queue);
+    ngx_queue_insert_head(&z->sh->queue, &vn->queue);
+
+    return vn;
 }
 
 
@@ -864,18 +889,9 @@ ngx_http_pz_rt_log_handler(ngx_http_request_t *r)
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
-    vn = ngx_http_pz_rt_lookup(z, &key, hash, now);
-
+    vn = ngx_http_pz_rt_touch(z, &key, hash, now, r->connection->log);
     if (vn == NULL) {
-        vn = ngx_http_pz_rt_create(z, &key, hash, now, r->connection->log);
-        if (vn == NULL) {
-            goto failed;
-        }
-
-    } else {
-        vn->last = now;
-        ngx_queue_remove(&vn->queue);
-        ngx_queue_insert_head(&z->sh->queue, &vn->queue);
+        goto failed;
     }
 
     for (i = 0; i < rlcf->events->nelts; i++) {
@@ -1230,18 +1246,9 @@ ngx_http_personalize_cap_record(ngx_http_request_t *r, u_char *rule,
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
-    vn = ngx_http_pz_rt_lookup(z, &key, hash, now);
-
+    vn = ngx_http_pz_rt_touch(z, &key, hash, now, r->connection->log);
     if (vn == NULL) {
-        vn = ngx_http_pz_rt_create(z, &key, hash, now, r->connection->log);
-        if (vn == NULL) {
-            goto failed;
-        }
-
-    } else {
-        vn->last = now;
-        ngx_queue_remove(&vn->queue);
-        ngx_queue_insert_head(&z->sh->queue, &vn->queue);
+        goto failed;
     }
 
     it = ngx_http_pz_rt_item_add(z, vn, nm, now, r->connection->log);
