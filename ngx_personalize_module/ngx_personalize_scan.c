@@ -6,6 +6,10 @@
 #if (defined __SSE2__)
 #include <emmintrin.h>
 #endif
+#if (defined __x86_64__ && (defined __GNUC__ || defined __clang__))
+#include <immintrin.h>
+#define PZ_HAVE_AVX2  1
+#endif
 
 #include "ngx_personalize_scan.h"
 
@@ -66,10 +70,19 @@ static int pz_scan_out(pz_scan_t *s, const u_char_t *p, size_t len,
 static int pz_scan_marker(pz_scan_t *s);
 static const u_char_t *pz_find_candidate(pz_scan_t *s, const u_char_t *p,
     const u_char_t *end);
+#if (PZ_HAVE_AVX2)
+static int pz_find_candidate_avx2(pz_scan_t *s, const u_char_t **pp,
+    const u_char_t *end);
+#endif
 static int pz_scan_skip(pz_scan_t *s, const u_char_t *q,
     const u_char_t *end);
 static int pz_attr_step(int *attr, u_char_t ch);
+static const u_char_t *pz_tag_end(int *attr, const u_char_t *p,
+    const u_char_t *last);
 static int pz_strcaseeq(const u_char_t *p, size_t len, const char *lit);
+
+
+int  pz_scan_simd = PZ_SCAN_SIMD_AUTO;
 
 
 static const char  pz_key[] = "personalize:";
@@ -196,30 +209,26 @@ pz_scan_feed(pz_scan_t *s, const unsigned char *start, size_t len)
                 goto long_tag;
             }
 
-            if (s->attr == a_dq || s->attr == a_sq) {
+            /*
+             * The attributes are walked in a tight loop of their own, up
+             * to where the lookahead cap would be passed, so an over-long
+             * tag is found at the same byte whatever the chunking.
+             */
 
-                /*
-                 * Inside a quoted value only the closing quote matters.
-                 * The jump stops where the lookahead cap would be passed,
-                 * so an over-long tag is found at the same byte as when
-                 * stepping, whatever the chunking.
-                 */
-
-                rp = cand + (s->tag_max - s->tag_len);
-                if (rp > end) {
-                    rp = end;
-                }
-
-                q = memchr(p, s->attr == a_dq ? '"' : '\'', rp - p);
-
-                if (q == NULL) {
-                    p = rp;
-                    continue;
-                }
-
-                p = q;
-                ch = *p;
+            rp = cand + (s->tag_max - s->tag_len);
+            if (rp > end) {
+                rp = end;
             }
+
+            q = pz_tag_end(&s->attr, p, rp);
+
+            if (q == NULL) {
+                p = rp;
+                continue;
+            }
+
+            p = q + 1;
+            goto input;
 
         } else if (n > PZ_SCAN_MARKER_MAX) {
             goto long_marker;
@@ -508,14 +517,6 @@ pz_scan_feed(pz_scan_t *s, const unsigned char *start, size_t len)
 
             goto pass;
 
-        case sw_tag:
-            if (pz_attr_step(&s->attr, ch)) {
-                p++;
-                goto input;
-            }
-
-            break;
-
         default:
             /* unreachable */
             return PZ_SCAN_ERROR;
@@ -713,8 +714,12 @@ pz_scan_finish(pz_scan_t *s)
 
 /*
  * The next '<' that may start a candidate.  In HTML a '<' is a few dozen
- * bytes away, too close for memchr() to pay off its call; where SSE2 is
- * there, every '<' of 16 bytes comes from one compare.
+ * bytes away, too close for memchr() to pay off its call, and most tags
+ * are no candidates.  Where SSE2 is there, a block of 16 bytes is matched
+ * at once against the first bytes of every candidate the scanner wants in
+ * its current state ("<!", "<in", "<sc", "</bo", "</sc"); only those
+ * positions go on to pz_scan_skip().  This only drops a '<' that the
+ * state machine would pass as text, so the output does not depend on it.
  */
 
 static const u_char_t *
@@ -722,13 +727,83 @@ pz_find_candidate(pz_scan_t *s, const u_char_t *p, const u_char_t *end)
 {
 #if (defined __SSE2__)
     unsigned  m;
-    __m128i   lt, v;
+    __m128i   v0, v1, l1, l2, l3, c, x, lower, k_in, k_sc, k_bo, k_es;
+#endif
 
-    lt = _mm_set1_epi8('<');
+    if (pz_scan_simd == PZ_SCAN_SIMD_AUTO) {
+        pz_scan_simd = PZ_SCAN_SIMD_SSE2;
+#if (PZ_HAVE_AVX2)
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2")) {
+            pz_scan_simd = PZ_SCAN_SIMD_AVX2;
+        }
+#endif
+    }
 
-    while (end - p >= 16) {
-        v = _mm_loadu_si128((const __m128i *) p);
-        m = (unsigned) _mm_movemask_epi8(_mm_cmpeq_epi8(v, lt));
+#if (PZ_HAVE_AVX2)
+    if (pz_scan_simd == PZ_SCAN_SIMD_AVX2 && __builtin_cpu_supports("avx2")) {
+        if (pz_find_candidate_avx2(s, &p, end)) {
+            return p;
+        }
+
+        /* the last bytes of the piece, if any, go on below */
+    }
+#endif
+
+#if (defined __SSE2__)
+    if (pz_scan_simd == PZ_SCAN_SIMD_NONE) {
+        goto bytes;
+    }
+
+    /* what the scanner wants in its current state, as lane masks */
+
+    k_in = _mm_set1_epi8((s->flags & PZ_SCAN_INPUTS) && !s->script ? -1 : 0);
+    k_sc = _mm_set1_epi8((s->flags & (PZ_SCAN_INPUTS|PZ_SCAN_PROMPTS))
+                         && !s->script ? -1 : 0);
+    k_bo = _mm_set1_epi8((s->flags & PZ_SCAN_PROMPTS) && !s->prompted
+                         && s->slot == 0 && !s->script ? -1 : 0);
+    k_es = _mm_set1_epi8(s->script ? -1 : 0);
+
+    lower = _mm_set1_epi8(0x20);
+
+    /* the bytes after '<' are read too: "</bo" needs three of them */
+
+    while (end - p >= 16 + 3) {
+        v0 = _mm_loadu_si128((const __m128i *) p);
+        m = (unsigned) _mm_movemask_epi8(_mm_cmpeq_epi8(v0,
+                                                   _mm_set1_epi8('<')));
+        if (m == 0) {
+            p += 16;
+            continue;
+        }
+
+        v1 = _mm_loadu_si128((const __m128i *) (p + 1));
+        l1 = _mm_or_si128(v1, lower);
+        l2 = _mm_or_si128(_mm_loadu_si128((const __m128i *) (p + 2)), lower);
+        l3 = _mm_or_si128(_mm_loadu_si128((const __m128i *) (p + 3)), lower);
+
+        c = _mm_cmpeq_epi8(v1, _mm_set1_epi8('!'));
+
+        x = _mm_and_si128(_mm_cmpeq_epi8(l1, _mm_set1_epi8('i')),
+                          _mm_cmpeq_epi8(l2, _mm_set1_epi8('n')));
+        c = _mm_or_si128(c, _mm_and_si128(x, k_in));
+
+        x = _mm_and_si128(_mm_cmpeq_epi8(l1, _mm_set1_epi8('s')),
+                          _mm_cmpeq_epi8(l2, _mm_set1_epi8('c')));
+        c = _mm_or_si128(c, _mm_and_si128(x, k_sc));
+
+        x = _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(l2, _mm_set1_epi8('b')),
+                                        _mm_cmpeq_epi8(l3, _mm_set1_epi8('o'))),
+                          k_bo);
+        x = _mm_or_si128(x,
+                _mm_and_si128(_mm_and_si128(
+                                  _mm_cmpeq_epi8(l2, _mm_set1_epi8('s')),
+                                  _mm_cmpeq_epi8(l3, _mm_set1_epi8('c'))),
+                              k_es));
+        x = _mm_and_si128(x, _mm_cmpeq_epi8(v1, _mm_set1_epi8('/')));
+        c = _mm_or_si128(c, x);
+
+        m &= (unsigned) _mm_movemask_epi8(c);
 
         while (m) {
             if (!pz_scan_skip(s, p + __builtin_ctz(m), end)) {
@@ -740,6 +815,8 @@ pz_find_candidate(pz_scan_t *s, const u_char_t *p, const u_char_t *end)
 
         p += 16;
     }
+
+bytes:
 #endif
 
     for ( /* void */ ; p < end; p++) {
@@ -750,6 +827,98 @@ pz_find_candidate(pz_scan_t *s, const u_char_t *p, const u_char_t *end)
 
     return NULL;
 }
+
+
+#if (PZ_HAVE_AVX2)
+
+/*
+ * The same as the SSE2 loop of pz_find_candidate(), 32 bytes at a time,
+ * for the processors that have AVX2 (nearly all x86-64 ones in use).
+ * Returns 1 with *pp at a candidate, or 0 with *pp at the last bytes that
+ * are too few for a block.
+ */
+
+__attribute__((target("avx2")))
+static int
+pz_find_candidate_avx2(pz_scan_t *s, const u_char_t **pp,
+    const u_char_t *end)
+{
+    unsigned         m;
+    __m256i          v0, v1, l1, l2, l3, c, x, lower, k_in, k_sc, k_bo,
+                     k_es;
+    const u_char_t  *p;
+
+    p = *pp;
+
+    k_in = _mm256_set1_epi8((s->flags & PZ_SCAN_INPUTS) && !s->script
+                            ? -1 : 0);
+    k_sc = _mm256_set1_epi8((s->flags & (PZ_SCAN_INPUTS|PZ_SCAN_PROMPTS))
+                            && !s->script ? -1 : 0);
+    k_bo = _mm256_set1_epi8((s->flags & PZ_SCAN_PROMPTS) && !s->prompted
+                            && s->slot == 0 && !s->script ? -1 : 0);
+    k_es = _mm256_set1_epi8(s->script ? -1 : 0);
+
+    lower = _mm256_set1_epi8(0x20);
+
+    while (end - p >= 32 + 3) {
+        v0 = _mm256_loadu_si256((const __m256i *) p);
+        m = (unsigned) _mm256_movemask_epi8(_mm256_cmpeq_epi8(v0,
+                                                  _mm256_set1_epi8('<')));
+        if (m == 0) {
+            p += 32;
+            continue;
+        }
+
+        v1 = _mm256_loadu_si256((const __m256i *) (p + 1));
+        l1 = _mm256_or_si256(v1, lower);
+        l2 = _mm256_or_si256(_mm256_loadu_si256((const __m256i *) (p + 2)),
+                             lower);
+        l3 = _mm256_or_si256(_mm256_loadu_si256((const __m256i *) (p + 3)),
+                             lower);
+
+        c = _mm256_cmpeq_epi8(v1, _mm256_set1_epi8('!'));
+
+        x = _mm256_and_si256(_mm256_cmpeq_epi8(l1, _mm256_set1_epi8('i')),
+                             _mm256_cmpeq_epi8(l2, _mm256_set1_epi8('n')));
+        c = _mm256_or_si256(c, _mm256_and_si256(x, k_in));
+
+        x = _mm256_and_si256(_mm256_cmpeq_epi8(l1, _mm256_set1_epi8('s')),
+                             _mm256_cmpeq_epi8(l2, _mm256_set1_epi8('c')));
+        c = _mm256_or_si256(c, _mm256_and_si256(x, k_sc));
+
+        x = _mm256_and_si256(
+                _mm256_and_si256(_mm256_cmpeq_epi8(l2, _mm256_set1_epi8('b')),
+                                 _mm256_cmpeq_epi8(l3, _mm256_set1_epi8('o'))),
+                k_bo);
+        x = _mm256_or_si256(x,
+                _mm256_and_si256(
+                    _mm256_and_si256(
+                        _mm256_cmpeq_epi8(l2, _mm256_set1_epi8('s')),
+                        _mm256_cmpeq_epi8(l3, _mm256_set1_epi8('c'))),
+                    k_es));
+        x = _mm256_and_si256(x, _mm256_cmpeq_epi8(v1, _mm256_set1_epi8('/')));
+        c = _mm256_or_si256(c, x);
+
+        m &= (unsigned) _mm256_movemask_epi8(c);
+
+        while (m) {
+            if (!pz_scan_skip(s, p + __builtin_ctz(m), end)) {
+                *pp = p + __builtin_ctz(m);
+                return 1;
+            }
+
+            m &= m - 1;
+        }
+
+        p += 32;
+    }
+
+    *pp = p;
+
+    return 0;
+}
+
+#endif
 
 
 /*
@@ -957,6 +1126,90 @@ pz_scan_marker(pz_scan_t *s)
                                                       : SLOT_KEEP;
 
     return 0;
+}
+
+
+/*
+ * The '>' that ends a tag, from p on but before last, or NULL; *attr is
+ * the attribute state, as pz_attr_step() keeps it.  The same steps, in a
+ * loop that does not leave for every byte: a tag is mostly names and
+ * short quoted values.
+ */
+
+static const u_char_t *
+pz_tag_end(int *attr, const u_char_t *p, const u_char_t *last)
+{
+    int       a;
+    u_char_t  ch, quote;
+
+    a = *attr;
+
+    while (p < last) {
+
+        if (a == a_dq || a == a_sq) {
+            quote = (a == a_dq) ? '"' : '\'';
+
+            while (*p != quote) {
+                if (++p == last) {
+                    *attr = a;
+                    return NULL;
+                }
+            }
+
+            a = a_space;
+            p++;
+            continue;
+        }
+
+        ch = *p;
+
+        if (ch == '>') {
+            *attr = a;
+            return p;
+        }
+
+        if (a == a_name || a == a_after_name) {
+            if (ch == '=') {
+                a = a_before_value;
+
+            } else if (ch == '/') {
+                a = a_space;
+
+            } else if (pz_blank(ch)) {
+                a = a_after_name;
+
+            } else {
+                a = a_name;
+            }
+
+        } else if (a == a_space) {
+            if (!pz_blank(ch) && ch != '/') {
+                a = a_name;
+            }
+
+        } else if (a == a_before_value) {
+            if (ch == '"') {
+                a = a_dq;
+
+            } else if (ch == '\'') {
+                a = a_sq;
+
+            } else if (!pz_blank(ch)) {
+                a = a_unq;
+            }
+
+        } else { /* a_unq */
+            if (pz_blank(ch)) {
+                a = a_space;
+            }
+        }
+
+        p++;
+    }
+
+    *attr = a;
+
+    return NULL;
 }
 
 

@@ -132,6 +132,20 @@ typedef struct {
 
 
 /*
+ * How the candidate search reads the body: PZ_SCAN_SIMD_AUTO picks the
+ * widest the processor has (the default); the others are for the tests,
+ * which check that every way gives the same output.  An unsupported
+ * choice falls back to a narrower one.
+ */
+#define PZ_SCAN_SIMD_AUTO     (-1)
+#define PZ_SCAN_SIMD_NONE     0         /* byte by byte */
+#define PZ_SCAN_SIMD_SSE2     1         /* 16 bytes at a time */
+#define PZ_SCAN_SIMD_AVX2     2         /* 32 bytes at a time */
+
+extern int  pz_scan_simd;
+
+
+/*
  * tag is the caller's buffer of tag_max bytes (at least
  * PZ_SCAN_MARKER_MAX; PZ_SCAN_TAG_MAX is a good value): the cap of an
  * <input> tag.

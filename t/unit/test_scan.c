@@ -718,6 +718,8 @@ test_large(void)
 int
 main(void)
 {
+    int  simd;
+
     sink.out = malloc(OUT_MAX);
     sink.stage = malloc(OUT_MAX);
 
@@ -725,13 +727,19 @@ main(void)
         return 1;
     }
 
-    test_markers();
-    test_caps();
-    test_prompts();
-    test_inputs();
-    test_parse();
-    test_errors();
-    test_large();
+    /* every way of reading the body, the widest one last */
+
+    for (simd = PZ_SCAN_SIMD_NONE; simd <= PZ_SCAN_SIMD_AVX2; simd++) {
+        pz_scan_simd = simd;
+
+        test_markers();
+        test_caps();
+        test_prompts();
+        test_inputs();
+        test_parse();
+        test_errors();
+        test_large();
+    }
 
     free(sink.out);
     free(sink.stage);
