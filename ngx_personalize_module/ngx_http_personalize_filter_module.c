@@ -96,6 +96,8 @@ static int ngx_http_personalize_replace(void *data, const u_char *name,
     size_t len, const u_char **p, size_t *plen);
 static int ngx_http_personalize_input(void *data, const u_char *tag,
     size_t len, pz_scan_edit_t *edit);
+static ngx_inline int ngx_http_personalize_tag_has(const u_char *tag,
+    size_t len, ngx_str_t *name);
 static int ngx_http_personalize_prompts(void *data, const u_char **p,
     size_t *plen);
 static void ngx_http_personalize_event(void *data, int event,
@@ -710,6 +712,42 @@ ngx_http_personalize_replace(void *data, const u_char *name, size_t len,
 }
 
 
+/*
+ * 1 when the bytes of a tag hold a name.  memmem() costs more than the
+ * short tags it searches: a name's first byte is rare in a tag, so
+ * memchr() finds the few places to compare.
+ */
+
+static ngx_inline int
+ngx_http_personalize_tag_has(const u_char *tag, size_t len, ngx_str_t *name)
+{
+    const u_char  *p, *last;
+
+    if (name->len == 0 || name->len > len) {
+        return 0;
+    }
+
+    p = tag;
+    last = tag + len - name->len + 1;
+
+    while (p < last) {
+        p = memchr(p, name->data[0], last - p);
+
+        if (p == NULL) {
+            return 0;
+        }
+
+        if (ngx_memcmp(p + 1, name->data + 1, name->len - 1) == 0) {
+            return 1;
+        }
+
+        p++;
+    }
+
+    return 0;
+}
+
+
 static int
 ngx_http_personalize_input(void *data, const u_char *tag, size_t len,
     pz_scan_edit_t *edit)
@@ -733,9 +771,7 @@ ngx_http_personalize_input(void *data, const u_char *tag, size_t len,
     pf = ctx->decisions->prefills.elts;
 
     for (i = 0; i < ctx->decisions->prefills.nelts; i++) {
-        if (pf[i].input.len
-            && memmem(tag, len, pf[i].input.data, pf[i].input.len) != NULL)
-        {
+        if (ngx_http_personalize_tag_has(tag, len, &pf[i].input)) {
             break;
         }
     }
