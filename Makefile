@@ -109,8 +109,13 @@ demo: deps
 # The benchmark (bench/bench.pl; BENCH_* variables make a quick run).
 bench: deps
 	@sh .ci/deps.sh $(BENCH_PKGS)
-	$(MAKE) all
+	$(MAKE) all $(BUILD)/bench/scan-bench
 	BUILD=$(BUILD) NGINX_BIN=$(NGINX_BIN) perl bench/bench.pl
+
+# the scanner alone, in CPU time (bench/scan-bench.c)
+$(BUILD)/bench/scan-bench: bench/scan-bench.c ngx_personalize_module/ngx_personalize_scan.c ngx_personalize_module/ngx_personalize_scan.h
+	@mkdir -p $(BUILD)/bench
+	$(CC) -O2 -g -Wall -Wextra -Ingx_personalize_module -o $@ bench/scan-bench.c ngx_personalize_module/ngx_personalize_scan.c
 
 # The same Perl suite with the module under AddressSanitizer: the stock
 # nginx binary runs with the ASan runtime preloaded.

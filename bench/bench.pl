@@ -749,6 +749,13 @@ if (%loadtime) {
         . ".\n";
 }
 
+# the scanner alone on the same page, in CPU time (make builds it)
+if (-x "$OUT/scan-bench") {
+    my $sb = `$OUT/scan-bench $OUT/html/page.html 20000`;
+    $md .= "\nThe scanner alone (bench/scan-bench.c, CPU time per page):\n\n"
+        . "```\n$sb```\n" if $? == 0;
+}
+
 if ($loader ne '') {
     $md .= "\nLoader (bench/loader.sh, " . count($LOADER_N)
         . " profiles):\n\n```\n$loader```\n";
