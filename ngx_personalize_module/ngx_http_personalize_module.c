@@ -64,7 +64,7 @@ static ngx_conf_post_t  ngx_http_personalize_ttl_post = {
 static ngx_command_t  ngx_http_personalize_commands[] = {
 
     { ngx_string("personalize_store"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
       ngx_http_personalize_store_directive,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,

@@ -12,6 +12,16 @@
  * the old environment serves until the new one opened.  A missing or
  * broken store leaves pages unpersonalized and is retried, and logged,
  * once per interval.
+ *
+ * A lookup at a page of the map that this worker has not touched yet
+ * costs a page fault (about a microsecond, more in a virtual machine):
+ * with millions of profiles nearly every lookup would pay one until the
+ * worker has touched them all.  So each worker maps the used part of
+ * the store up front, a slice per timer tick between requests
+ * (MADV_POPULATE_READ, Linux 5.14), after every open and reopen; the
+ * next slice is read ahead meanwhile, so a store that is not in the
+ * page cache yet does not stall the worker either.  "populate=off"
+ * turns it off, for a store much larger than the memory.
  */
 
 #include <ngx_config.h>
@@ -19,6 +29,8 @@
 #include <ngx_http.h>
 
 #include <lmdb.h>
+#include <sys/mman.h>
+#include <sys/sysmacros.h>
 
 #include "ngx_http_personalize_core.h"
 
@@ -36,6 +48,7 @@ struct ngx_http_personalize_store_s {
     ngx_str_t                   path;       /* the store directory */
     ngx_str_t                   data;       /* PATH/data.mdb, NUL ended */
     time_t                      check;      /* seconds */
+    ngx_flag_t                  populate;   /* map the pages up front */
 
     /* per worker, from init_process on */
     MDB_env                    *env;
@@ -46,6 +59,11 @@ struct ngx_http_personalize_store_s {
     ino_t                       ino;
     time_t                      error_logged;   /* last request-time error */
     ngx_event_t                 timer;          /* the periodic check */
+    ngx_event_t                 populate_ev;    /* the next slice */
+    u_char                     *map;            /* LMDB's map of data.mdb */
+    size_t                      map_size;
+    size_t                      populated;      /* bytes mapped so far */
+    ngx_msec_t                  populate_start;
     ngx_log_t                  *log;
 };
 
@@ -56,6 +74,11 @@ static void ngx_http_personalize_store_env_close(MDB_env *env, MDB_txn *txn);
 static void ngx_http_personalize_store_refresh(
     ngx_http_personalize_store_t *st);
 static void ngx_http_personalize_store_timer(ngx_event_t *ev);
+static void ngx_http_personalize_store_populate_start(
+    ngx_http_personalize_store_t *st);
+static void ngx_http_personalize_store_populate(ngx_event_t *ev);
+static ngx_int_t ngx_http_personalize_store_find_map(
+    ngx_http_personalize_store_t *st);
 static MDB_txn *ngx_http_personalize_store_begin(ngx_http_request_t *r,
     ngx_http_personalize_store_t *st);
 static void ngx_http_personalize_store_end(ngx_http_personalize_store_t *st);
@@ -75,7 +98,7 @@ static const char  *ngx_http_personalize_db_names[] = {
 };
 
 
-/* personalize_store PATH [check=TIME]; */
+/* personalize_store PATH [check=TIME] [populate=on|off]; */
 
 char *
 ngx_http_personalize_store_directive(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -86,6 +109,7 @@ ngx_http_personalize_store_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     u_char                        *p;
     time_t                         check;
     ngx_str_t                     *value, s;
+    ngx_flag_t                     populate;
     ngx_uint_t                     i;
     ngx_file_info_t                fi;
     ngx_http_personalize_store_t  *st;
@@ -96,6 +120,7 @@ ngx_http_personalize_store_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
     check = NGX_HTTP_PERSONALIZE_STORE_CHECK;
+    populate = 1;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
@@ -113,6 +138,16 @@ ngx_http_personalize_store_directive(ngx_conf_t *cf, ngx_command_t *cmd,
                 return NGX_CONF_ERROR;
             }
 
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "populate=on") == 0) {
+            populate = 1;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "populate=off") == 0) {
+            populate = 0;
             continue;
         }
 
@@ -159,6 +194,7 @@ ngx_http_personalize_store_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_sprintf(st->data.data, "%V/data.mdb%Z", &st->path);
 
     st->check = check;
+    st->populate = populate;
 
     /* a store that appears later is fine: warn, never fail */
 
@@ -201,6 +237,11 @@ ngx_http_personalize_store_open(ngx_cycle_t *cycle,
 
     ngx_add_timer(&st->timer, (ngx_msec_t) st->check * 1000);
 
+    st->populate_ev.handler = ngx_http_personalize_store_populate;
+    st->populate_ev.data = st;
+    st->populate_ev.log = cycle->log;
+    st->populate_ev.cancelable = 1;
+
     if (ngx_http_personalize_store_env_open(st, &tmp) != NGX_OK) {
         return NGX_DECLINED;
     }
@@ -227,6 +268,8 @@ ngx_http_personalize_store_open(ngx_cycle_t *cycle,
     st->dev = tmp.dev;
     st->ino = tmp.ino;
 
+    ngx_http_personalize_store_populate_start(st);
+
     return NGX_OK;
 }
 
@@ -236,6 +279,10 @@ ngx_http_personalize_store_close(ngx_http_personalize_store_t *st)
 {
     if (st->timer.timer_set) {
         ngx_del_timer(&st->timer);
+    }
+
+    if (st->populate_ev.timer_set) {
+        ngx_del_timer(&st->populate_ev);
     }
 
     ngx_http_personalize_store_env_close(st->env, st->txn);
@@ -468,7 +515,194 @@ ngx_http_personalize_store_refresh(ngx_http_personalize_store_t *st)
     ngx_memcpy(st->has, tmp.has, sizeof(st->has));
     st->dev = tmp.dev;
     st->ino = tmp.ino;
+
+    ngx_http_personalize_store_populate_start(st);
 }
+
+
+/* the pages of a newly opened environment, from its start */
+
+static void
+ngx_http_personalize_store_populate_start(ngx_http_personalize_store_t *st)
+{
+    if (!st->populate) {
+        return;
+    }
+
+    st->populated = 0;
+    st->populate_start = ngx_current_msec;
+    st->map = NULL;
+
+    if (!st->populate_ev.timer_set) {
+        ngx_add_timer(&st->populate_ev, 1);
+    }
+}
+
+
+static void
+ngx_http_personalize_store_populate(ngx_event_t *ev)
+{
+#if (NGX_LINUX && defined MADV_POPULATE_READ)
+
+    ngx_http_personalize_store_t *st = ev->data;
+
+    u_char       *map;
+    size_t        used, n;
+    MDB_stat      ms;
+    ngx_err_t     err;
+    ngx_uint_t    level;
+    MDB_envinfo   info;
+
+    if (ngx_exiting || ngx_quit || st->env == NULL) {
+        return;
+    }
+
+    if (mdb_env_info(st->env, &info) != MDB_SUCCESS
+        || mdb_env_stat(st->env, &ms) != MDB_SUCCESS)
+    {
+        return;
+    }
+
+    /* the map may have grown, and moved, since the last slice */
+
+    if (st->map == NULL || st->map_size != info.me_mapsize) {
+        if (ngx_http_personalize_store_find_map(st) != NGX_OK) {
+            return;
+        }
+    }
+
+    map = st->map;
+    used = (size_t) (info.me_last_pgno + 1) * ms.ms_psize;
+
+    if (used > st->map_size) {
+        used = st->map_size;
+    }
+
+    if (st->populated >= used) {
+        ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                      "personalize store \"%s\": %uz MB mapped in %M ms",
+                      st->path.data, used >> 20,
+                      ngx_current_msec - st->populate_start);
+        return;
+    }
+
+    n = ngx_min(used - st->populated, NGX_HTTP_PERSONALIZE_POPULATE_SLICE);
+
+    /* the slice after this one is read from the disk meanwhile */
+
+    if (st->populated + n < used) {
+        (void) madvise(map + st->populated + n,
+                       ngx_min(used - st->populated - n,
+                               NGX_HTTP_PERSONALIZE_POPULATE_SLICE),
+                       MADV_WILLNEED);
+    }
+
+    if (madvise(map + st->populated, n, MADV_POPULATE_READ) == -1) {
+        err = ngx_errno;
+
+        /* EINVAL: a kernel before 5.14 */
+
+        level = (err == EINVAL) ? NGX_LOG_INFO : NGX_LOG_WARN;
+
+        ngx_log_error(level, ev->log, err,
+                      "personalize store \"%s\": "
+                      "madvise(MADV_POPULATE_READ) failed, pages are mapped "
+                      "as lookups touch them", st->path.data);
+        return;
+    }
+
+    st->populated += n;
+
+    ngx_add_timer(ev, 1);
+
+#endif
+}
+
+
+#if (NGX_LINUX && defined MADV_POPULATE_READ)
+
+/*
+ * LMDB does not tell where it mapped the file (mdb_env_info() gives the
+ * address only with MDB_FIXEDMAP): the worker's own /proc/self/maps does,
+ * as the mapping of data.mdb's device and inode at offset 0.
+ */
+
+static ngx_int_t
+ngx_http_personalize_store_find_map(ngx_http_personalize_store_t *st)
+{
+    int            fd;
+    char          *buf, *line, *nl;
+    size_t         len, size;
+    ssize_t        n;
+    ngx_int_t      rc;
+    unsigned long  start, end, off, maj, mnr, ino;
+
+    size = 256 * 1024;
+
+    buf = ngx_alloc(size + 1, st->log);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    fd = open("/proc/self/maps", O_RDONLY);
+    if (fd == -1) {
+        ngx_log_error(NGX_LOG_WARN, st->log, ngx_errno,
+                      "open(\"/proc/self/maps\") failed, the store's "
+                      "pages are mapped as lookups touch them");
+        ngx_free(buf);
+        return NGX_ERROR;
+    }
+
+    len = 0;
+
+    while (len < size) {
+        n = read(fd, buf + len, size - len);
+        if (n <= 0) {
+            break;
+        }
+        len += n;
+    }
+
+    (void) close(fd);
+
+    buf[len] = '\0';
+    rc = NGX_DECLINED;
+
+    for (line = buf; line < buf + len; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (nl == NULL) {
+            break;
+        }
+
+        *nl = '\0';
+
+        if (sscanf(line, "%lx-%lx %*s %lx %lx:%lx %lu",
+                   &start, &end, &off, &maj, &mnr, &ino) == 6
+            && off == 0
+            && ino == (unsigned long) st->ino
+            && maj == (unsigned long) major(st->dev)
+            && mnr == (unsigned long) minor(st->dev))
+        {
+            st->map = (u_char *) start;
+            st->map_size = end - start;
+            rc = NGX_OK;
+            break;
+        }
+    }
+
+    ngx_free(buf);
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, st->log, 0,
+                      "personalize store \"%s\": its map is not in "
+                      "/proc/self/maps, the pages are mapped as lookups "
+                      "touch them", st->path.data);
+    }
+
+    return rc;
+}
+
+#endif
 
 
 static MDB_txn *
