@@ -114,15 +114,17 @@ typedef struct {
 /* the alias sorter of a replace */
 
 #define PZ_SORT_MEM             (64 * 1024 * 1024)
+#define PZ_SORT_ENTS            (PZ_SORT_MEM / 32)
+#define PZ_SORT_IO              (1024 * 1024)
 #define PZ_SORT_RUNS            256
 #define PZ_SENT_HDR             10      /* u16 alias, u16 id, u32 line,
                                            u16 file */
-#define PZ_SENT_MAX             (PZ_SENT_HDR + 2 * PZ_ID_MAX)
 
 typedef struct {
-    uint64_t              prefix;       /* first 8 alias bytes, big end */
-    uint32_t              off;
-    uint32_t              pad;
+    uint64_t              k0;           /* alias bytes 0-7, big end */
+    uint64_t              k1;           /* alias bytes 8-15 */
+    uint32_t              off;          /* in the buffer: input order */
+    uint32_t              len;          /* of the alias */
 } pz_sent_t;
 
 typedef struct {
@@ -131,9 +133,13 @@ typedef struct {
     pz_sent_t            *ents;
     size_t                n;
     size_t                ents_cap;
-    FILE                 *runs[PZ_SORT_RUNS];
-    unsigned char        *heads[PZ_SORT_RUNS];
+    unsigned char        *wbuf;         /* a spill's writes */
+    int                   runs[PZ_SORT_RUNS];       /* unlinked files */
     int                   nruns;
+    size_t                slice;        /* of buf, for each run's reads */
+    size_t                rpos[PZ_SORT_RUNS];
+    size_t                rlen[PZ_SORT_RUNS];
+    unsigned char        *heads[PZ_SORT_RUNS];
     unsigned char         prev[PZ_ID_MAX];
     size_t                prev_len;
     unsigned char         prev_id[PZ_ID_MAX];
@@ -235,6 +241,12 @@ struct pz_load_s {
     size_t                file_idx;
 
     pz_sorter_t           sorter;
+
+    /* a replace checks its profiles while the aliases go in */
+    pthread_t             check_tid;
+    int                   check_running;
+    int                   check_rc;
+    pz_walk_t             check;
 };
 
 
@@ -258,13 +270,18 @@ static void *pz_pipe_parser(void *arg);
 static int pz_out_put(pz_block_t *b, const void *data, size_t len);
 static int pz_pipe_parse(pz_load_t *ld, pz_block_t *b, pz_row_t *row);
 static int pz_pipe_write(pz_load_t *ld, pz_block_t *b);
+static int pz_sent_cmp(const pz_sent_t *a, const pz_sent_t *b);
 static int pz_sort_cmp(const void *a, const void *b);
+static unsigned pz_sent_digit(const pz_sent_t *e, unsigned depth);
+static void pz_sort_radix(pz_sent_t *a, size_t n, unsigned depth);
 static int pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias);
 static void pz_sort_buffer(pz_sorter_t *s);
+static int pz_write_all(int fd, const unsigned char *p, size_t len);
 static int pz_sort_spill(pz_load_t *ld);
 static int pz_sort_next(pz_sorter_t *s, int r);
-static int pz_head_cmp(const unsigned char *a, const unsigned char *b);
+static int pz_head_cmp(pz_sorter_t *s, int a, int b);
 static int pz_sort_emit(pz_load_t *ld, const unsigned char *e);
+static void pz_heap_down(pz_sorter_t *s, int *heap, int n, int i);
 static int pz_sort_finish(pz_load_t *ld);
 static void pz_sort_free(pz_sorter_t *s);
 static int pz_put_profile(pz_load_t *ld);
@@ -275,6 +292,9 @@ static int pz_delete_one(pz_load_t *ld, const char *id, size_t len);
 static int pz_retain(pz_load_t *ld);
 static int pz_seen(pz_load_t *ld, const void *id, size_t len, int add);
 static int pz_replace_prepare(pz_load_t *ld);
+static void pz_check_start(pz_load_t *ld);
+static void *pz_check_thread(void *arg);
+static int pz_check_join(pz_load_t *ld);
 static int pz_replace_finish(pz_load_t *ld);
 static int pz_remove_generation(const char *dir);
 static int pz_copy_db(MDB_txn *from, MDB_dbi fdbi, MDB_txn *to,
@@ -559,6 +579,18 @@ main(int argc, char **argv)
         }
     }
 
+
+    /* the profiles are complete: their check runs beside the merge of the
+     * aliases, the sync and the check of the rest */
+
+    if (ld->mode == PZ_MODE_REPLACE && !pz_interrupted) {
+        if (pz_commit(ld, 0) != 0) {
+            goto failed;
+        }
+
+        pz_check_start(ld);
+    }
+
     if (ld->sorter.buf != NULL) {
         if (pz_sort_finish(ld) != 0) {
             goto failed;
@@ -613,6 +645,7 @@ main(int argc, char **argv)
 failed:
 
     pz_abort(ld);
+    (void) pz_check_join(ld);
 
     if (pz_interrupted) {
         pz_msg("interrupted");
@@ -639,6 +672,7 @@ failed:
 done:
 
     pz_abort(ld);
+    (void) pz_check_join(ld);
 
     if (ld->st_open) {
         pz_store_close(&ld->st);
@@ -809,7 +843,8 @@ pz_begin(pz_load_t *ld)
 static int
 pz_commit(pz_load_t *ld, int final)
 {
-    int  rc;
+    int               rc;
+    mdb_filehandle_t  fd;
 
     if (ld->mode != PZ_MODE_REPLACE || final) {
         if (ld->mode != PZ_MODE_REPLACE) {
@@ -846,6 +881,13 @@ pz_commit(pz_load_t *ld, int final)
         ld->batches = 1;
 
     } else {
+        /* the new generation is synced once, before the swap: starting the
+         * write-back of each commit now leaves little for that sync */
+
+        if (mdb_env_get_fd(ld->st.env, &fd) == 0) {
+            (void) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        }
+
         /* random inserts of unsorted input touch every page of the map:
          * keep them out of the resident set */
 
@@ -2579,33 +2621,134 @@ pz_pipe_write(pz_load_t *ld, pz_block_t *b)
  * they are gathered in a buffer of PZ_SORT_MEM bytes, sorted, spilled as
  * runs into unlinked files beside the new generation, and merged into the
  * aliases database with MDB_APPEND.  Memory stays flat.  Two rows
- * claiming one alias show up as neighbours in the merge.
+ * claiming one alias show up as neighbours in the merge, the earlier row
+ * first: entries that tie sort by their place in the buffer, and the
+ * merge takes the earlier run.
+ *
+ * The buffer is sorted by a radix sort on the first 16 bytes of the
+ * aliases, kept in the index entries: a comparison sort through qsort()
+ * spent most of its time in calls and in cache misses on the buffer.
  */
+
+static int
+pz_sent_cmp(const pz_sent_t *a, const pz_sent_t *b)
+{
+    int       rc;
+    uint32_t  n;
+
+    if (a->k0 != b->k0) {
+        return a->k0 < b->k0 ? -1 : 1;
+    }
+
+    if (a->k1 != b->k1) {
+        return a->k1 < b->k1 ? -1 : 1;
+    }
+
+    if (a->len > 16 && b->len > 16) {
+        n = (a->len < b->len ? a->len : b->len) - 16;
+
+        rc = memcmp(pz_sort_base + a->off + PZ_SENT_HDR + 16,
+                    pz_sort_base + b->off + PZ_SENT_HDR + 16, n);
+
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    if (a->len != b->len) {
+        return a->len < b->len ? -1 : 1;
+    }
+
+    return (a->off > b->off) - (a->off < b->off);
+}
+
 
 static int
 pz_sort_cmp(const void *a, const void *b)
 {
-    int                   rc;
-    uint16_t              la, lb;
-    const pz_sent_t      *ea = a, *eb = b;
-    const unsigned char  *pa, *pb;
+    return pz_sent_cmp(a, b);
+}
 
-    if (ea->prefix != eb->prefix) {
-        return ea->prefix < eb->prefix ? -1 : 1;
+
+static unsigned
+pz_sent_digit(const pz_sent_t *e, unsigned depth)
+{
+    return depth < 8 ? (e->k0 >> (56 - 8 * depth)) & 0xff
+                     : (e->k1 >> (56 - 8 * (depth - 8))) & 0xff;
+}
+
+
+/* an in-place MSD radix sort (American flag sort) on byte "depth" */
+
+static void
+pz_sort_radix(pz_sent_t *a, size_t n, unsigned depth)
+{
+    size_t     i, j, b, d, count[256], next[256], end[256];
+    pz_sent_t  t, u;
+
+    for ( ;; ) {
+        if (n < 32) {
+            for (i = 1; i < n; i++) {
+                t = a[i];
+
+                for (j = i; j > 0 && pz_sent_cmp(&t, &a[j - 1]) < 0; j--) {
+                    a[j] = a[j - 1];
+                }
+
+                a[j] = t;
+            }
+
+            return;
+        }
+
+        if (depth == 16) {
+            qsort(a, n, sizeof(pz_sent_t), pz_sort_cmp);
+            return;
+        }
+
+        memset(count, 0, sizeof(count));
+
+        for (i = 0; i < n; i++) {
+            count[pz_sent_digit(&a[i], depth)]++;
+        }
+
+        if (count[pz_sent_digit(&a[0], depth)] != n) {
+            break;
+        }
+
+        /* one byte shared by all: on to the next */
+        depth++;
     }
 
-    pa = pz_sort_base + ea->off;
-    pb = pz_sort_base + eb->off;
-    memcpy(&la, pa, 2);
-    memcpy(&lb, pb, 2);
-
-    rc = memcmp(pa + PZ_SENT_HDR, pb + PZ_SENT_HDR, la < lb ? la : lb);
-
-    if (rc != 0) {
-        return rc;
+    for (i = 0, b = 0; b < 256; b++) {
+        next[b] = i;
+        i += count[b];
+        end[b] = i;
     }
 
-    return (la > lb) - (la < lb);
+    for (b = 0; b < 256; b++) {
+        while (next[b] < end[b]) {
+            t = a[next[b]];
+            d = pz_sent_digit(&t, depth);
+
+            while (d != b) {
+                u = a[next[d]];
+                a[next[d]++] = t;
+                t = u;
+                d = pz_sent_digit(&t, depth);
+            }
+
+            a[next[b]++] = t;
+        }
+    }
+
+    for (i = 0, b = 0; b < 256; b++) {
+        if (count[b] > 1) {
+            pz_sort_radix(a + i, count[b], depth + 1);
+        }
+
+        i += count[b];
+    }
 }
 
 
@@ -2615,8 +2758,9 @@ pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
     size_t          need, i;
     uint16_t        u16;
     uint32_t        u32;
-    uint64_t        prefix;
+    uint64_t        k[2];
     pz_sorter_t    *s;
+    pz_sent_t      *e;
     unsigned char  *p;
 
     s = &ld->sorter;
@@ -2625,8 +2769,8 @@ pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
 
     if (s->buf == NULL) {
         s->buf = malloc(PZ_SORT_MEM);
-        s->ents = malloc(PZ_SORT_MEM / 24 * sizeof(pz_sent_t));
-        s->ents_cap = PZ_SORT_MEM / 24;
+        s->ents = malloc(PZ_SORT_ENTS * sizeof(pz_sent_t));
+        s->ents_cap = PZ_SORT_ENTS;
 
         if (s->buf == NULL || s->ents == NULL) {
             pz_msg("out of memory");
@@ -2653,19 +2797,22 @@ pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
     memcpy(p + PZ_SENT_HDR, alias->data, alias->len);
     memcpy(p + PZ_SENT_HDR + alias->len, ld->row.id, ld->row.id_len);
 
-    prefix = 0;
+    k[0] = 0;
+    k[1] = 0;
 
-    for (i = 0; i < 8; i++) {
-        prefix <<= 8;
+    for (i = 0; i < 16; i++) {
+        k[i / 8] <<= 8;
 
         if (i < alias->len) {
-            prefix |= alias->data[i];
+            k[i / 8] |= alias->data[i];
         }
     }
 
-    s->ents[s->n].prefix = prefix;
-    s->ents[s->n].off = (uint32_t) s->len;
-    s->n++;
+    e = &s->ents[s->n++];
+    e->k0 = k[0];
+    e->k1 = k[1];
+    e->off = (uint32_t) s->len;
+    e->len = (uint32_t) alias->len;
     s->len += need;
 
     return 0;
@@ -2676,7 +2823,31 @@ static void
 pz_sort_buffer(pz_sorter_t *s)
 {
     pz_sort_base = s->buf;
-    qsort(s->ents, s->n, sizeof(pz_sent_t), pz_sort_cmp);
+    pz_sort_radix(s->ents, s->n, 0);
+}
+
+
+static int
+pz_write_all(int fd, const unsigned char *p, size_t len)
+{
+    ssize_t  n;
+
+    while (len) {
+        n = write(fd, p, len);
+
+        if (n == -1) {
+            if (errno == EINTR && !pz_interrupted) {
+                continue;
+            }
+
+            return -1;
+        }
+
+        p += n;
+        len -= n;
+    }
+
+    return 0;
 }
 
 
@@ -2685,8 +2856,7 @@ pz_sort_spill(pz_load_t *ld)
 {
     int             fd;
     char            path[PATH_MAX + 32];
-    FILE           *f;
-    size_t          i, len;
+    size_t          i, len, wlen;
     uint16_t        la, li;
     pz_sorter_t    *s;
     unsigned char  *p;
@@ -2696,6 +2866,15 @@ pz_sort_spill(pz_load_t *ld)
     if (s->nruns == PZ_SORT_RUNS) {
         pz_msg("more than %d sort runs", PZ_SORT_RUNS);
         return -1;
+    }
+
+    if (s->wbuf == NULL) {
+        s->wbuf = malloc(PZ_SORT_IO);
+
+        if (s->wbuf == NULL) {
+            pz_msg("out of memory");
+            return -1;
+        }
     }
 
     pz_sort_buffer(s);
@@ -2711,87 +2890,125 @@ pz_sort_spill(pz_load_t *ld)
 
     (void) unlink(path);
 
-    f = fdopen(fd, "w+");
-    if (f == NULL) {
-        close(fd);
-        pz_msg("fdopen() failed: %s", strerror(errno));
-        return -1;
-    }
-
-    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    wlen = 0;
 
     for (i = 0; i < s->n; i++) {
+        /* the entries lie in the buffer in input order, not sorted */
+        if (i + 16 < s->n) {
+            __builtin_prefetch(s->buf + s->ents[i + 16].off);
+        }
+
         p = s->buf + s->ents[i].off;
         memcpy(&la, p, 2);
         memcpy(&li, p + 2, 2);
         len = PZ_SENT_HDR + la + li;
 
-        if (fwrite(p, 1, len, f) != len) {
-            pz_msg("%s: write failed: %s", ld->gen_dir, strerror(errno));
-            fclose(f);
-            return -1;
+        if (wlen + len > PZ_SORT_IO) {
+            if (pz_write_all(fd, s->wbuf, wlen) != 0) {
+                goto failed;
+            }
+
+            wlen = 0;
         }
+
+        memcpy(s->wbuf + wlen, p, len);
+        wlen += len;
     }
 
-    if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0) {
-        pz_msg("%s: write failed: %s", ld->gen_dir, strerror(errno));
-        fclose(f);
-        return -1;
+    if (pz_write_all(fd, s->wbuf, wlen) != 0
+        || lseek(fd, 0, SEEK_SET) != 0)
+    {
+        goto failed;
     }
 
-    setvbuf(f, NULL, _IOFBF, 1 << 20);
-
-    s->runs[s->nruns++] = f;
+    s->runs[s->nruns++] = fd;
     s->n = 0;
     s->len = 0;
 
     return 0;
+
+failed:
+
+    pz_msg("%s: write failed: %s", ld->gen_dir, strerror(errno));
+    close(fd);
+
+    return -1;
 }
 
 
-/* next entry of run r into s->heads[r]; 0, 1 at the end, -1 on error */
+/*
+ * The next entry of run r: s->heads[r] points to it inside the run's
+ * slice of the buffer; 0, 1 at the end, -1 on error.
+ */
 
 static int
 pz_sort_next(pz_sorter_t *s, int r)
 {
-    size_t          n;
+    size_t          have, want;
+    ssize_t         n;
     uint16_t        la, li;
-    unsigned char  *h;
+    unsigned char  *slice;
 
-    h = s->heads[r];
+    slice = s->buf + (size_t) r * s->slice;
 
-    n = fread(h, 1, PZ_SENT_HDR, s->runs[r]);
+    for ( ;; ) {
+        have = s->rlen[r] - s->rpos[r];
+        want = PZ_SENT_HDR;
 
-    if (n == 0 && feof(s->runs[r])) {
-        return 1;
+        if (have >= PZ_SENT_HDR) {
+            memcpy(&la, slice + s->rpos[r], 2);
+            memcpy(&li, slice + s->rpos[r] + 2, 2);
+
+            if (la > PZ_ID_MAX || li > PZ_ID_MAX) {
+                return -1;
+            }
+
+            want = PZ_SENT_HDR + la + li;
+
+            if (have >= want) {
+                s->heads[r] = slice + s->rpos[r];
+                s->rpos[r] += want;
+                return 0;
+            }
+        }
+
+        /* the rest to the front, then fill up */
+
+        memmove(slice, slice + s->rpos[r], have);
+        s->rpos[r] = 0;
+        s->rlen[r] = have;
+
+        do {
+            n = read(s->runs[r], slice + have, s->slice - have);
+        } while (n == -1 && errno == EINTR && !pz_interrupted);
+
+        if (n == -1) {
+            return -1;
+        }
+
+        if (n == 0) {
+            return have == 0 ? 1 : -1;
+        }
+
+        s->rlen[r] += n;
     }
-
-    if (n != PZ_SENT_HDR) {
-        return -1;
-    }
-
-    memcpy(&la, h, 2);
-    memcpy(&li, h + 2, 2);
-
-    if (la > PZ_ID_MAX || li > PZ_ID_MAX
-        || fread(h + PZ_SENT_HDR, 1, la + li, s->runs[r]) != (size_t) la + li)
-    {
-        return -1;
-    }
-
-    return 0;
 }
 
 
 static int
-pz_head_cmp(const unsigned char *a, const unsigned char *b)
+pz_head_cmp(pz_sorter_t *s, int a, int b)
 {
+    int       rc;
     uint16_t  la, lb;
 
-    memcpy(&la, a, 2);
-    memcpy(&lb, b, 2);
+    memcpy(&la, s->heads[a], 2);
+    memcpy(&lb, s->heads[b], 2);
 
-    return pz_id_cmp(a + PZ_SENT_HDR, la, b + PZ_SENT_HDR, lb);
+    rc = pz_id_cmp(s->heads[a] + PZ_SENT_HDR, la, s->heads[b] + PZ_SENT_HDR,
+                   lb);
+
+    /* a tie goes to the earlier run: the earlier rows */
+    return rc != 0 ? rc : a - b;
 }
 
 
@@ -2847,10 +3064,40 @@ pz_sort_emit(pz_load_t *ld, const unsigned char *e)
 }
 
 
+/* the runs are merged through a binary heap of run numbers */
+
+static void
+pz_heap_down(pz_sorter_t *s, int *heap, int n, int i)
+{
+    int  c, t;
+
+    for ( ;; ) {
+        c = 2 * i + 1;
+
+        if (c >= n) {
+            return;
+        }
+
+        if (c + 1 < n && pz_head_cmp(s, heap[c + 1], heap[c]) < 0) {
+            c++;
+        }
+
+        if (pz_head_cmp(s, heap[i], heap[c]) <= 0) {
+            return;
+        }
+
+        t = heap[i];
+        heap[i] = heap[c];
+        heap[c] = t;
+        i = c;
+    }
+}
+
+
 static int
 pz_sort_finish(pz_load_t *ld)
 {
-    int           rc, r, best, live[PZ_SORT_RUNS];
+    int           rc, r, n, heap[PZ_SORT_RUNS];
     size_t        i;
     pz_sorter_t  *s;
 
@@ -2873,10 +3120,15 @@ pz_sort_finish(pz_load_t *ld)
         return -1;
     }
 
-    /* the buffer is free now: it holds the heads of the runs */
+    /* the buffer is free now: a slice of it reads each run */
+
+    s->slice = PZ_SORT_MEM / s->nruns;
+    n = 0;
 
     for (r = 0; r < s->nruns; r++) {
-        s->heads[r] = s->buf + (size_t) r * PZ_SENT_MAX;
+        s->rpos[r] = 0;
+        s->rlen[r] = 0;
+
         rc = pz_sort_next(s, r);
 
         if (rc < 0) {
@@ -2884,38 +3136,34 @@ pz_sort_finish(pz_load_t *ld)
             return -1;
         }
 
-        live[r] = (rc == 0);
+        if (rc == 0) {
+            heap[n++] = r;
+        }
     }
 
-    /* few runs: a linear scan for the smallest head is fast enough */
+    for (r = n / 2 - 1; r >= 0; r--) {
+        pz_heap_down(s, heap, n, r);
+    }
 
-    for ( ;; ) {
-        best = -1;
+    while (n) {
+        r = heap[0];
 
-        for (r = 0; r < s->nruns; r++) {
-            if (live[r]
-                && (best == -1 || pz_head_cmp(s->heads[r], s->heads[best]) < 0))
-            {
-                best = r;
-            }
-        }
-
-        if (best == -1) {
-            break;
-        }
-
-        if (pz_interrupted || pz_sort_emit(ld, s->heads[best]) != 0) {
+        if (pz_interrupted || pz_sort_emit(ld, s->heads[r]) != 0) {
             return -1;
         }
 
-        rc = pz_sort_next(s, best);
+        rc = pz_sort_next(s, r);
 
         if (rc < 0) {
             pz_msg("%s: reading a sort run failed", ld->gen_dir);
             return -1;
         }
 
-        live[best] = (rc == 0);
+        if (rc == 1) {
+            heap[0] = heap[--n];
+        }
+
+        pz_heap_down(s, heap, n, 0);
     }
 
     return 0;
@@ -2928,14 +3176,16 @@ pz_sort_free(pz_sorter_t *s)
     int  r;
 
     for (r = 0; r < s->nruns; r++) {
-        fclose(s->runs[r]);
+        close(s->runs[r]);
     }
 
     s->nruns = 0;
     free(s->buf);
     free(s->ents);
+    free(s->wbuf);
     s->buf = NULL;
     s->ents = NULL;
+    s->wbuf = NULL;
 }
 
 
@@ -3346,6 +3596,66 @@ pz_base(const char *path)
 
 
 /*
+ * The profiles of a new generation are committed: a thread checks them
+ * in a read-only transaction while the main one writes the aliases.
+ * Without the thread, pz_replace_finish() checks everything itself.
+ */
+
+static void
+pz_check_start(pz_load_t *ld)
+{
+    memset(&ld->check, 0, sizeof(pz_walk_t));
+    ld->check.parts = PZ_WALK_PROFILES;
+    ld->check.max_report = 10;
+    ld->check.report = stderr;
+
+    /* the schemas the final commit stores in the meta record */
+    ld->check.meta = ld->meta;
+
+    ld->check_running = pthread_create(&ld->check_tid, NULL,
+                                       pz_check_thread, ld)
+                        == 0;
+}
+
+
+static void *
+pz_check_thread(void *arg)
+{
+    int         rc;
+    MDB_txn    *txn;
+    pz_load_t  *ld = arg;
+
+    rc = mdb_txn_begin(ld->st.env, NULL, MDB_RDONLY, &txn);
+
+    if (rc != 0) {
+        pz_msg("%s: mdb_txn_begin() failed: %s", ld->gen_dir,
+               mdb_strerror(rc));
+        ld->check_rc = -1;
+        return NULL;
+    }
+
+    ld->check_rc = pz_walk(&ld->st, txn, &ld->check);
+    mdb_txn_abort(txn);
+
+    return NULL;
+}
+
+
+static int
+pz_check_join(pz_load_t *ld)
+{
+    if (!ld->check_running) {
+        return 0;
+    }
+
+    pthread_join(ld->check_tid, NULL);
+    ld->check_running = 0;
+
+    return ld->check_rc;
+}
+
+
+/*
  * The new generation is complete and committed: sync it once, check it
  * with the walker, give it the owner and mode of the live store's files
  * (nginx workers must be able to write lock.mdb), and swap the symlink.
@@ -3357,6 +3667,7 @@ pz_replace_finish(pz_load_t *ld)
     int          rc, fd;
     char         tmp[PATH_MAX], dir[PATH_MAX], path[3 * PATH_MAX];
     char        *parent;
+    size_t       problems;
     MDB_txn     *txn;
     pz_walk_t    w;
     struct stat  sb;
@@ -3380,12 +3691,27 @@ pz_replace_finish(pz_load_t *ld)
     w.max_report = 10;
     w.report = stderr;
 
+    problems = 0;
+
+    if (ld->check_running) {
+        if (pz_check_join(ld) != 0) {
+            mdb_txn_abort(txn);
+            return -1;
+        }
+
+        w.parts = PZ_WALK_META | PZ_WALK_ALIASES | PZ_WALK_CATALOG;
+        w.alias_refs = ld->check.alias_refs;
+        problems = ld->check.problems;
+    }
+
     rc = pz_walk(&ld->st, txn, &w);
     mdb_txn_abort(txn);
 
-    if (rc != 0 || w.problems) {
+    problems += w.problems;
+
+    if (rc != 0 || problems) {
         pz_msg("%s: the new generation fails its check (%zu problems)",
-               ld->gen_dir, w.problems);
+               ld->gen_dir, problems);
         return -1;
     }
 

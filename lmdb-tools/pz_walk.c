@@ -19,6 +19,9 @@ static int pz_walk_record(pz_walk_t *w, const char *db, MDB_val *key,
     pz_store_t *st);
 static int pz_list_has(pz_field_t *f, const void *data, size_t len);
 static void pz_walk_release(pz_store_t *st, size_t n, const void *data);
+static int pz_walk_profiles(pz_store_t *st, MDB_txn *txn, pz_walk_t *w);
+static int pz_walk_aliases(pz_store_t *st, MDB_txn *txn, pz_walk_t *w);
+static int pz_walk_catalog(pz_store_t *st, MDB_txn *txn, pz_walk_t *w);
 
 
 /*
@@ -175,7 +178,7 @@ pz_walk_record(pz_walk_t *w, const char *db, MDB_val *key, MDB_val *val,
     const pz_schema_t *s, int kind, MDB_txn *txn, pz_store_t *st)
 {
     int              rc;
-    size_t           i, n, pos;
+    size_t           i, j, n, pos;
     MDB_val          akey, aval;
     pz_field_t       f;
     pz_bytes_t       item;
@@ -194,6 +197,10 @@ pz_walk_record(pz_walk_t *w, const char *db, MDB_val *key, MDB_val *val,
     }
 
     n = pz_record_nfields(val->mv_data, val->mv_size);
+
+    /* the checked record's names are sorted as the schema's columns are:
+     * one pass over both finds the columns */
+    j = 0;
 
     for (i = 0; i < n; i++) {
         (void) pz_record_field_at(val->mv_data, val->mv_size, i, &f);
@@ -255,7 +262,16 @@ pz_walk_record(pz_walk_t *w, const char *db, MDB_val *key, MDB_val *val,
             continue;
         }
 
-        c = pz_schema_find(s, (const char *) f.name.data, f.name.len);
+        while (j < s->n
+               && pz_id_cmp(s->cols[j].name, s->cols[j].len, f.name.data,
+                            f.name.len) < 0)
+        {
+            j++;
+        }
+
+        c = (j < s->n && s->cols[j].len == f.name.len
+             && memcmp(s->cols[j].name, f.name.data, f.name.len) == 0)
+            ? &s->cols[j] : NULL;
 
         if (c == NULL) {
             pz_problem(w, db, key, "field \"%.*s\": not in the schema",
@@ -275,36 +291,63 @@ pz_walk_record(pz_walk_t *w, const char *db, MDB_val *key, MDB_val *val,
 int
 pz_walk(pz_store_t *st, MDB_txn *txn, pz_walk_t *w)
 {
-    int          rc;
-    char         err[PZ_ERRLEN];
-    MDB_val      key, val, pval;
-    MDB_cursor  *cur;
-    pz_field_t   f;
-    pz_schema_t  catalog;
+    int        rc;
+    char       err[PZ_ERRLEN];
+    MDB_val    key;
+    unsigned   parts;
+
+    parts = w->parts ? w->parts : PZ_WALK_META | PZ_WALK_PROFILES
+                                  | PZ_WALK_ALIASES | PZ_WALK_CATALOG;
 
     w->problems = 0;
+
+    if (parts & PZ_WALK_META) {
+        rc = pz_meta_get(txn, st, &w->meta, err, sizeof(err));
+
+        if (rc != 0) {
+            key.mv_data = PZ_META_KEY;
+            key.mv_size = sizeof(PZ_META_KEY) - 1;
+            pz_problem(w, "meta", &key, "%s",
+                       rc == 1 ? "no meta record" : err);
+        }
+    }
+
+    if (parts & PZ_WALK_PROFILES) {
+        if (pz_walk_profiles(st, txn, w) != 0) {
+            return -1;
+        }
+    }
+
+    if (parts & PZ_WALK_ALIASES) {
+        if (pz_walk_aliases(st, txn, w) != 0) {
+            return -1;
+        }
+    }
+
+    if (parts & PZ_WALK_CATALOG) {
+        if (pz_walk_catalog(st, txn, w) != 0) {
+            return -1;
+        }
+    }
+
+    if (pz_interrupted) {
+        pz_msg("interrupted");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+pz_walk_profiles(pz_store_t *st, MDB_txn *txn, pz_walk_t *w)
+{
+    int          rc;
+    MDB_val      key, val;
+    MDB_cursor  *cur;
+
     w->profiles = 0;
-    w->aliases = 0;
-    w->catalog = 0;
     w->alias_refs = 0;
-
-    rc = pz_meta_get(txn, st, &w->meta, err, sizeof(err));
-
-    if (rc != 0) {
-        key.mv_data = PZ_META_KEY;
-        key.mv_size = sizeof(PZ_META_KEY) - 1;
-        pz_problem(w, "meta", &key, "%s",
-                   rc == 1 ? "no meta record" : err);
-    }
-
-    if (!w->meta.has_catalog) {
-        pz_schema_catalog_default(&catalog);
-
-    } else {
-        catalog = w->meta.catalog;
-    }
-
-    /* profiles */
 
     rc = mdb_cursor_open(txn, st->dbi[PZ_PROFILES], &cur);
     if (rc != 0) {
@@ -335,7 +378,19 @@ pz_walk(pz_store_t *st, MDB_txn *txn, pz_walk_t *w)
         return -1;
     }
 
-    /* aliases */
+    return 0;
+}
+
+
+static int
+pz_walk_aliases(pz_store_t *st, MDB_txn *txn, pz_walk_t *w)
+{
+    int          rc;
+    MDB_val      key, val, pval;
+    MDB_cursor  *cur;
+    pz_field_t   f;
+
+    w->aliases = 0;
 
     rc = mdb_cursor_open(txn, st->dbi[PZ_ALIASES], &cur);
     if (rc != 0) {
@@ -408,7 +463,26 @@ pz_walk(pz_store_t *st, MDB_txn *txn, pz_walk_t *w)
                    "aliases database holds %zu", w->alias_refs, w->aliases);
     }
 
-    /* catalog */
+    return 0;
+}
+
+
+static int
+pz_walk_catalog(pz_store_t *st, MDB_txn *txn, pz_walk_t *w)
+{
+    int          rc;
+    MDB_val      key, val;
+    MDB_cursor  *cur;
+    pz_schema_t  catalog;
+
+    w->catalog = 0;
+
+    if (!w->meta.has_catalog) {
+        pz_schema_catalog_default(&catalog);
+
+    } else {
+        catalog = w->meta.catalog;
+    }
 
     rc = mdb_cursor_open(txn, st->dbi[PZ_CATALOG], &cur);
     if (rc != 0) {
@@ -429,11 +503,6 @@ pz_walk(pz_store_t *st, MDB_txn *txn, pz_walk_t *w)
 
     if (rc != MDB_NOTFOUND && rc != 0) {
         pz_msg("mdb_cursor_get(catalog) failed: %s", mdb_strerror(rc));
-        return -1;
-    }
-
-    if (pz_interrupted) {
-        pz_msg("interrupted");
         return -1;
     }
 

@@ -11,9 +11,17 @@
 #include "pz_tool.h"
 
 
+/* pz_walk_t.parts */
+#define PZ_WALK_META            0x01
+#define PZ_WALK_PROFILES        0x02
+#define PZ_WALK_ALIASES         0x04
+#define PZ_WALK_CATALOG         0x08
+
+
 typedef struct {
     /* in */
     int                   full;         /* cross-check aliases both ways */
+    unsigned              parts;        /* PZ_WALK_*, 0 for all of them */
     size_t                max_report;   /* problems printed */
     FILE                 *report;       /* or NULL */
 
@@ -27,7 +35,13 @@ typedef struct {
 } pz_walk_t;
 
 
-/* 0 after a complete walk (w->problems tells the result), -1 on failure */
+/*
+ * 0 after a complete walk (w->problems tells the result), -1 on failure.
+ * A walk of some parts leaves the counters of the others as they were:
+ * without PZ_WALK_META, w->meta is the caller's (the schemas to check
+ * against); PZ_WALK_ALIASES without PZ_WALK_PROFILES compares the aliases
+ * with w->alias_refs of an earlier walk of the profiles.
+ */
 int pz_walk(pz_store_t *st, MDB_txn *txn, pz_walk_t *w);
 
 /* where the read-only map of the store starts (0 if unknown), and a way
