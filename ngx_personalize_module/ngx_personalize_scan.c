@@ -864,10 +864,6 @@ pz_find_candidate_avx2(pz_scan_t *s, const u_char_t **pp,
         v0 = _mm256_loadu_si256((const __m256i *) p);
         m = (unsigned) _mm256_movemask_epi8(_mm256_cmpeq_epi8(v0,
                                                   _mm256_set1_epi8('<')));
-        if (m == 0) {
-            p += 32;
-            continue;
-        }
 
         v1 = _mm256_loadu_si256((const __m256i *) (p + 1));
         l1 = _mm256_or_si256(v1, lower);
