@@ -49,6 +49,13 @@ typedef struct {
 
 /* ngx_http_personalize_module.c: identity and profile of the request */
 
+/*
+ * The ctx of a module for r->main, created zeroed on first use; it
+ * survives internal redirects: one request, one visitor, one decision.
+ */
+void *ngx_http_personalize_main_ctx(ngx_http_request_t *r,
+    ngx_module_t *module, size_t size);
+
 ngx_http_personalize_visitor_t *ngx_http_personalize_visitor(
     ngx_http_request_t *r);
 

@@ -132,20 +132,8 @@ ngx_http_personalize_rules_add_variables(ngx_conf_t *cf)
 static ngx_http_personalize_rules_ctx_t *
 ngx_http_personalize_rules_ctx(ngx_http_request_t *r)
 {
-    ngx_http_personalize_rules_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_personalize_rules_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_personalize_rules_ctx_t));
-        if (ctx == NULL) {
-            return NULL;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_personalize_rules_module);
-    }
-
-    return ctx;
+    return ngx_http_personalize_main_ctx(r, &ngx_http_personalize_rules_module,
+                                 sizeof(ngx_http_personalize_rules_ctx_t));
 }
 
 

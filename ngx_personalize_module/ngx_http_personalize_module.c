@@ -38,9 +38,7 @@ static ngx_int_t ngx_http_personalize_signed_id(ngx_http_request_t *r,
     ngx_http_personalize_ctx_t *ctx, ngx_str_t *out);
 static ngx_http_personalize_ctx_t *ngx_http_personalize_get_ctx(
     ngx_http_request_t *r);
-static ngx_http_personalize_ctx_t *ngx_http_personalize_find_ctx(
-    ngx_http_request_t *r);
-static void ngx_http_personalize_ctx_cleanup(void *data);
+static void ngx_http_personalize_ctx_mark(void *data);
 
 static ngx_int_t ngx_http_personalize_add_variables(ngx_conf_t *cf);
 static void *ngx_http_personalize_create_main_conf(ngx_conf_t *cf);
@@ -202,35 +200,15 @@ ngx_http_personalize_visitor(ngx_http_request_t *r)
 static ngx_http_personalize_ctx_t *
 ngx_http_personalize_get_ctx(ngx_http_request_t *r)
 {
-    ngx_pool_cleanup_t                *cln;
     ngx_http_personalize_ctx_t        *ctx;
     ngx_http_personalize_preview_t    *pv;
     ngx_http_personalize_visitor_t    *v;
     ngx_http_personalize_main_conf_t  *pmcf;
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_personalize_module);
-
-    if (ctx == NULL && (r->main->internal || r->main->filter_finalize)) {
-        ctx = ngx_http_personalize_find_ctx(r->main);
-    }
-
+    ctx = ngx_http_personalize_main_ctx(r, &ngx_http_personalize_module,
+                                        sizeof(ngx_http_personalize_ctx_t));
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->main->pool, sizeof(ngx_http_personalize_ctx_t));
-        if (ctx == NULL) {
-            return NULL;
-        }
-
-        /* marks the ctx so that it survives internal redirects */
-
-        cln = ngx_pool_cleanup_add(r->main->pool, 0);
-        if (cln == NULL) {
-            return NULL;
-        }
-
-        cln->handler = ngx_http_personalize_ctx_cleanup;
-        cln->data = ctx;
-
-        ngx_http_set_ctx(r->main, ctx, ngx_http_personalize_module);
+        return NULL;
     }
 
     if (ctx->done) {
@@ -271,28 +249,71 @@ ngx_http_personalize_get_ctx(ngx_http_request_t *r)
 
 /*
  * An internal redirect (try_files, error_page, named locations) clears all
- * module ctxs; the visitor stays the same, so find ours again through the
- * pool cleanup that marks it, as the realip module does.
+ * module ctxs; the visitor and what was decided for it stay the same, so
+ * each ctx is found again through a pool cleanup that marks it, as the
+ * realip module does.
  */
 
-static ngx_http_personalize_ctx_t *
-ngx_http_personalize_find_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t  *cln;
+typedef struct {
+    ngx_module_t  *module;
+    void          *ctx;
+} ngx_http_personalize_mark_t;
 
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_http_personalize_ctx_cleanup) {
-            ngx_http_set_ctx(r, cln->data, ngx_http_personalize_module);
-            return cln->data;
+
+void *
+ngx_http_personalize_main_ctx(ngx_http_request_t *r, ngx_module_t *module,
+    size_t size)
+{
+    void                         *ctx;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_personalize_mark_t  *mark;
+
+    r = r->main;
+
+    ctx = r->ctx[module->ctx_index];
+    if (ctx != NULL) {
+        return ctx;
+    }
+
+    if (r->internal || r->filter_finalize) {
+        for (cln = r->pool->cleanup; cln; cln = cln->next) {
+            if (cln->handler != ngx_http_personalize_ctx_mark) {
+                continue;
+            }
+
+            mark = cln->data;
+
+            if (mark->module == module) {
+                r->ctx[module->ctx_index] = mark->ctx;
+                return mark->ctx;
+            }
         }
     }
 
-    return NULL;
+    ctx = ngx_pcalloc(r->pool, size);
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_personalize_mark_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_personalize_ctx_mark;
+
+    mark = cln->data;
+    mark->module = module;
+    mark->ctx = ctx;
+
+    r->ctx[module->ctx_index] = ctx;
+
+    return ctx;
 }
 
 
 static void
-ngx_http_personalize_ctx_cleanup(void *data)
+ngx_http_personalize_ctx_mark(void *data)
 {
     /* nothing to free: the ctx lives in the pool; this only marks it */
 }

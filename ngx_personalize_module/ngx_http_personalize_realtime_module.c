@@ -667,22 +667,9 @@ ngx_http_pz_rt_push(ngx_http_pz_rt_item_t *it, ngx_str_t *value)
 ngx_http_pz_rt_ctx_t *
 ngx_http_pz_rt_get_ctx(ngx_http_request_t *r)
 {
-    ngx_http_pz_rt_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r->main,
-                                  ngx_http_personalize_realtime_module);
-    if (ctx != NULL) {
-        return ctx;
-    }
-
-    ctx = ngx_pcalloc(r->main->pool, sizeof(ngx_http_pz_rt_ctx_t));
-    if (ctx == NULL) {
-        return NULL;
-    }
-
-    ngx_http_set_ctx(r->main, ctx, ngx_http_personalize_realtime_module);
-
-    return ctx;
+    return ngx_http_personalize_main_ctx(r,
+                                         &ngx_http_personalize_realtime_module,
+                                         sizeof(ngx_http_pz_rt_ctx_t));
 }
 
 
