@@ -2466,6 +2466,8 @@ pz_pipe_parse(pz_load_t *ld, pz_block_t *b, pz_row_t *row)
         u32[1] = (uint32_t) (line - b->in);
         u32[2] = (uint32_t) len;
 
+        /* the objects of the last line die here: no json_decref() walks
+         * them (pz_json_arena()) */
         pz_json_arena_reset();
 
         obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -2484,7 +2486,6 @@ pz_pipe_parse(pz_load_t *ld, pz_block_t *b, pz_row_t *row)
         if (pz_out_put(b, u32, sizeof(u32)) != 0
             || pz_out_put(b, &status, 1) != 0)
         {
-            json_decref(obj);
             return -1;
         }
 
@@ -2494,11 +2495,9 @@ pz_pipe_parse(pz_load_t *ld, pz_block_t *b, pz_row_t *row)
             if (pz_out_put(b, &u16, 2) != 0
                 || pz_out_put(b, row->err, u16) != 0)
             {
-                json_decref(obj);
                 return -1;
             }
 
-            json_decref(obj);
             continue;
         }
 
@@ -2507,14 +2506,12 @@ pz_pipe_parse(pz_load_t *ld, pz_block_t *b, pz_row_t *row)
         if (pz_out_put(b, &u16, 2) != 0
             || pz_out_put(b, row->id, row->id_len) != 0)
         {
-            json_decref(obj);
             return -1;
         }
 
         u16 = (uint16_t) row->naliases;
 
         if (pz_out_put(b, &u16, 2) != 0) {
-            json_decref(obj);
             return -1;
         }
 
@@ -2524,7 +2521,6 @@ pz_pipe_parse(pz_load_t *ld, pz_block_t *b, pz_row_t *row)
             if (pz_out_put(b, &u16, 2) != 0
                 || pz_out_put(b, row->aliases[i].data, u16) != 0)
             {
-                json_decref(obj);
                 return -1;
             }
         }
@@ -2534,11 +2530,8 @@ pz_pipe_parse(pz_load_t *ld, pz_block_t *b, pz_row_t *row)
         if (pz_out_put(b, u32, 4) != 0
             || pz_out_put(b, row->rec, row->rec_len) != 0)
         {
-            json_decref(obj);
             return -1;
         }
-
-        json_decref(obj);
     }
 
     return 0;
