@@ -117,8 +117,9 @@ typedef struct {
 #define PZ_SORT_ENTS            (PZ_SORT_MEM / 32)
 #define PZ_SORT_IO              (1024 * 1024)
 #define PZ_SORT_RUNS            256
-#define PZ_SENT_HDR             10      /* u16 alias, u16 id, u32 line,
-                                           u16 file */
+#define PZ_SENT_HDR             12      /* u16 alias, u16 id, u32 line,
+                                           u16 file, u16 lines */
+#define PZ_CLAIMS_MAX           100000
 
 typedef struct {
     uint64_t              k0;           /* alias bytes 0-7, big end */
@@ -126,6 +127,18 @@ typedef struct {
     uint32_t              off;          /* in the buffer: input order */
     uint32_t              len;          /* of the alias */
 } pz_sent_t;
+
+/* a row's claim on an alias that other rows claim too (-x) */
+typedef struct {
+    uint32_t              group;        /* the alias, numbered */
+    uint32_t              line;
+    uint16_t              lines;        /* of a CSV row */
+    uint16_t              file;
+    uint16_t              alias_len;
+    uint16_t              id_len;
+    unsigned char         alias[PZ_ID_MAX];
+    unsigned char         id[PZ_ID_MAX];
+} pz_claim_t;
 
 typedef struct {
     unsigned char        *buf;
@@ -144,6 +157,12 @@ typedef struct {
     size_t                prev_len;
     unsigned char         prev_id[PZ_ID_MAX];
     size_t                prev_id_len;
+    pz_claim_t            owner;        /* the first claim on prev */
+    int                   prev_claimed;
+    pz_claim_t           *claims;
+    size_t                nclaims;
+    size_t                claims_cap;
+    uint32_t              groups;
 } pz_sorter_t;
 
 static const unsigned char  *pz_sort_base;
@@ -239,6 +258,9 @@ struct pz_load_s {
     /* input files by index, for messages about sorted aliases */
     const char          **files;
     size_t                file_idx;
+    int                   from_stdin;
+    int                   in_csv;
+    size_t                alias_rejects;
 
     pz_sorter_t           sorter;
 
@@ -281,6 +303,13 @@ static int pz_sort_spill(pz_load_t *ld);
 static int pz_sort_next(pz_sorter_t *s, int r);
 static int pz_head_cmp(pz_sorter_t *s, int a, int b);
 static int pz_sort_emit(pz_load_t *ld, const unsigned char *e);
+static int pz_claim_add(pz_load_t *ld, const pz_claim_t *c);
+static void pz_claim_set(pz_claim_t *c, const unsigned char *e);
+static int pz_claim_cmp(const void *a, const void *b);
+static int pz_claims_settle(pz_load_t *ld);
+static int pz_claim_reject(pz_load_t *ld, pz_claim_t *c);
+static int pz_claims_reread(pz_load_t *ld, pz_claim_t *c, size_t n);
+static int pz_rereadable(pz_load_t *ld, unsigned file);
 static void pz_heap_down(pz_sorter_t *s, int *heap, int n, int i);
 static int pz_sort_finish(pz_load_t *ld);
 static void pz_sort_free(pz_sorter_t *s);
@@ -562,6 +591,7 @@ main(int argc, char **argv)
 
     } else if (optind == argc) {
         ld->files = stdin_names;
+        ld->from_stdin = 1;
 
         if (pz_input(ld, "-") != 0) {
             goto failed;
@@ -593,6 +623,10 @@ main(int argc, char **argv)
 
     if (ld->sorter.buf != NULL) {
         if (pz_sort_finish(ld) != 0) {
+            goto failed;
+        }
+
+        if (ld->sorter.nclaims && pz_claims_settle(ld) != 0) {
             goto failed;
         }
 
@@ -1095,6 +1129,7 @@ pz_input_csv(pz_load_t *ld, FILE *in)
     ld->row_line = 1;
     ld->csv_state = PZ_ROW_OK;
     ld->ncells = 0;
+    ld->in_csv = 1;
 
     for (i = 0; i < ld->nheader; i++) {
         free(ld->header[i]);
@@ -1155,6 +1190,7 @@ pz_input_csv(pz_load_t *ld, FILE *in)
 
     csv_free(&ld->csv);
     free(buf);
+    ld->in_csv = 0;
 
     for (i = 0; i < ld->cells_cap; i++) {
         free(ld->cells[i]);
@@ -2750,6 +2786,7 @@ pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
 {
     size_t          need, i;
     uint16_t        u16;
+    unsigned long   first, lines;
     uint32_t        u32;
     uint64_t        k[2];
     pz_sorter_t    *s;
@@ -2779,14 +2816,20 @@ pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
 
     p = s->buf + s->len;
 
+    /* a CSV row may span lines: -x may have to copy them all */
+    first = ld->in_csv ? ld->row_line : ld->line;
+    lines = ld->line - first + 1;
+
     u16 = (uint16_t) alias->len;
     memcpy(p, &u16, 2);
     u16 = (uint16_t) ld->row.id_len;
     memcpy(p + 2, &u16, 2);
-    u32 = (uint32_t) ld->line;
+    u32 = (uint32_t) first;
     memcpy(p + 4, &u32, 4);
     u16 = (uint16_t) ld->file_idx;
     memcpy(p + 8, &u16, 2);
+    u16 = (uint16_t) (lines > 0xffff ? 0xffff : lines);
+    memcpy(p + 10, &u16, 2);
     memcpy(p + PZ_SENT_HDR, alias->data, alias->len);
     memcpy(p + PZ_SENT_HDR + alias->len, ld->row.id, ld->row.id_len);
 
@@ -3010,10 +3053,11 @@ pz_head_cmp(pz_sorter_t *s, int a, int b)
 static int
 pz_sort_emit(pz_load_t *ld, const unsigned char *e)
 {
-    int        rc;
-    uint16_t   la, li, fi;
-    uint32_t   line;
-    MDB_val    key, val;
+    int         rc;
+    uint16_t    la, li, fi;
+    uint32_t    line;
+    MDB_val     key, val;
+    pz_claim_t  claim;
 
     memcpy(&la, e, 2);
     memcpy(&li, e + 2, 2);
@@ -3028,17 +3072,41 @@ pz_sort_emit(pz_load_t *ld, const unsigned char *e)
     if (ld->sorter.prev_len == la
         && memcmp(ld->sorter.prev, key.mv_data, la) == 0)
     {
-        pz_msg("%s:%lu: alias \"%.*s\" of \"%.*s\" already belongs to "
-               "\"%.*s\"", ld->files[fi], (unsigned long) line, (int) la,
-               (char *) key.mv_data, (int) li, (char *) val.mv_data,
-               (int) ld->sorter.prev_id_len, ld->sorter.prev_id);
-        return -1;
+        if (ld->reject == NULL) {
+            pz_msg("%s:%lu: alias \"%.*s\" of \"%.*s\" already belongs to "
+                   "\"%.*s\"", ld->files[fi], (unsigned long) line, (int) la,
+                   (char *) key.mv_data, (int) li, (char *) val.mv_data,
+                   (int) ld->sorter.prev_id_len, ld->sorter.prev_id);
+            return -1;
+        }
+
+        /* -x: which rows go is settled once all claims are known */
+
+        if (!ld->sorter.prev_claimed) {
+            ld->sorter.owner.group = ld->sorter.groups++;
+
+            if (pz_claim_add(ld, &ld->sorter.owner) != 0) {
+                return -1;
+            }
+
+            ld->sorter.prev_claimed = 1;
+        }
+
+        pz_claim_set(&claim, e);
+        claim.group = ld->sorter.owner.group;
+
+        return pz_claim_add(ld, &claim);
     }
 
     memcpy(ld->sorter.prev, key.mv_data, la);
     ld->sorter.prev_len = la;
     memcpy(ld->sorter.prev_id, val.mv_data, li);
     ld->sorter.prev_id_len = li;
+    ld->sorter.prev_claimed = 0;
+
+    if (ld->reject != NULL) {
+        pz_claim_set(&ld->sorter.owner, e);
+    }
 
     rc = mdb_put(ld->txn, ld->st.dbi[PZ_ALIASES], &key, &val, MDB_APPEND);
 
@@ -3054,6 +3122,360 @@ pz_sort_emit(pz_load_t *ld, const unsigned char *e)
     }
 
     return 0;
+}
+
+
+/*
+ * Under -x, two rows claiming one alias reject the later one, as an
+ * upsert does: rows are taken in input order, and a row goes when an
+ * alias of it belongs to an earlier row that stayed.  The merge meets the
+ * claims in alias order, so it only notes them (and gives each alias to
+ * its first claimant); pz_claims_settle() decides once the merge is done.
+ */
+
+static void
+pz_claim_set(pz_claim_t *c, const unsigned char *e)
+{
+    memcpy(&c->alias_len, e, 2);
+    memcpy(&c->id_len, e + 2, 2);
+    memcpy(&c->line, e + 4, 4);
+    memcpy(&c->file, e + 8, 2);
+    memcpy(&c->lines, e + 10, 2);
+    memcpy(c->alias, e + PZ_SENT_HDR, c->alias_len);
+    memcpy(c->id, e + PZ_SENT_HDR + c->alias_len, c->id_len);
+}
+
+
+static int
+pz_claim_add(pz_load_t *ld, const pz_claim_t *c)
+{
+    size_t        cap;
+    pz_claim_t   *claims;
+    pz_sorter_t  *s;
+
+    s = &ld->sorter;
+
+    if (s->nclaims == s->claims_cap) {
+        if (s->claims_cap == PZ_CLAIMS_MAX) {
+            pz_msg("more than %d rows claim aliases of other rows",
+                   PZ_CLAIMS_MAX);
+            return -1;
+        }
+
+        cap = s->claims_cap ? s->claims_cap * 2 : 64;
+        cap = cap > PZ_CLAIMS_MAX ? PZ_CLAIMS_MAX : cap;
+
+        claims = realloc(s->claims, cap * sizeof(pz_claim_t));
+        if (claims == NULL) {
+            pz_msg("out of memory");
+            return -1;
+        }
+
+        s->claims = claims;
+        s->claims_cap = cap;
+    }
+
+    s->claims[s->nclaims++] = *c;
+
+    return 0;
+}
+
+
+/* input order: file, line */
+
+static int
+pz_claim_cmp(const void *a, const void *b)
+{
+    const pz_claim_t  *ca = a, *cb = b;
+
+    if (ca->file != cb->file) {
+        return ca->file < cb->file ? -1 : 1;
+    }
+
+    if (ca->line != cb->line) {
+        return ca->line < cb->line ? -1 : 1;
+    }
+
+    return (ca->group > cb->group) - (ca->group < cb->group);
+}
+
+
+static int
+pz_claims_settle(pz_load_t *ld)
+{
+    int            rc, rejected;
+    size_t         i, j, k, n, nrej;
+    ssize_t       *owner;
+    MDB_val        key, val;
+    pz_claim_t    *c, *block, *rej;
+    pz_sorter_t   *s;
+
+    s = &ld->sorter;
+    n = s->nclaims;
+
+    qsort(s->claims, n, sizeof(pz_claim_t), pz_claim_cmp);
+
+    /* owner[group]: the claim of the row that keeps the alias */
+
+    owner = malloc(s->groups * sizeof(ssize_t));
+    rej = malloc(n * sizeof(pz_claim_t));
+
+    if (owner == NULL || rej == NULL) {
+        free(owner);
+        free(rej);
+        pz_msg("out of memory");
+        return -1;
+    }
+
+    for (i = 0; i < s->groups; i++) {
+        owner[i] = -1;
+    }
+
+    nrej = 0;
+    rc = 0;
+
+    for (i = 0; i < n; i = j) {
+
+        /* the claims of one row */
+
+        block = NULL;
+
+        for (j = i;
+             j < n && s->claims[j].file == s->claims[i].file
+             && s->claims[j].line == s->claims[i].line;
+             j++)
+        {
+            if (block == NULL && owner[s->claims[j].group] != -1) {
+                block = &s->claims[j];
+            }
+        }
+
+        if (block == NULL) {
+            for (k = i; k < j; k++) {
+                owner[s->claims[k].group] = k;
+            }
+
+            continue;
+        }
+
+        c = &s->claims[owner[block->group]];
+
+        pz_msg("%s:%lu: alias \"%.*s\" of \"%.*s\" already belongs to "
+               "\"%.*s\"", ld->files[block->file], (unsigned long) block->line,
+               (int) block->alias_len, block->alias, (int) block->id_len,
+               block->id, (int) c->id_len, c->id);
+
+        rej[nrej++] = *block;
+    }
+
+    /* the rejected rows go with all their aliases */
+
+    for (i = 0; i < nrej && rc == 0; i++) {
+        rc = pz_claim_reject(ld, &rej[i]);
+    }
+
+    /* each contested alias to the row that keeps it */
+
+    for (i = 0; i < n && rc == 0; i++) {
+        c = &s->claims[i];
+
+        if (owner[c->group] != (ssize_t) i) {
+            continue;
+        }
+
+        key.mv_data = c->alias;
+        key.mv_size = c->alias_len;
+        val.mv_data = c->id;
+        val.mv_size = c->id_len;
+
+        rc = mdb_put(ld->txn, ld->st.dbi[PZ_ALIASES], &key, &val, 0);
+
+        if (rc != 0) {
+            pz_msg("mdb_put(aliases) failed: %s", mdb_strerror(rc));
+            rc = -1;
+        }
+    }
+
+    rejected = (int) nrej;
+
+    /* the rows of files that can be read again, in input order */
+
+    for (i = 0, k = 0; i < nrej; i++) {
+        if (pz_rereadable(ld, rej[i].file)) {
+            rej[k++] = rej[i];
+        }
+    }
+
+    if (rc == 0) {
+        rc = pz_claims_reread(ld, rej, k);
+    }
+
+    ld->alias_rejects += rejected;
+
+    free(owner);
+    free(rej);
+
+    return rc;
+}
+
+
+/* a rejected row leaves the new store; stdin cannot be read again: the
+ * reject file gets the row as the store had it, as a JSON line */
+
+static int
+pz_claim_reject(pz_load_t *ld, pz_claim_t *c)
+{
+    int          rc;
+    size_t       pos;
+    json_t      *obj;
+    MDB_val      key, val, akey, aval;
+    pz_field_t   f;
+    pz_bytes_t   item;
+
+    key.mv_data = c->id;
+    key.mv_size = c->id_len;
+
+    rc = mdb_get(ld->txn, ld->st.dbi[PZ_PROFILES], &key, &val);
+
+    if (rc != 0) {
+        pz_msg("mdb_get(profiles) failed: %s", mdb_strerror(rc));
+        return -1;
+    }
+
+    if (!pz_rereadable(ld, c->file)) {
+        obj = pz_record_to_json((const char *) c->id, c->id_len, val.mv_data,
+                                val.mv_size, PZ_ROW_PROFILE);
+
+        rc = obj != NULL ? pz_print_json(ld->reject, obj) : -1;
+        json_decref(obj);
+        pz_json_arena_reset();
+
+        if (rc != 0) {
+            pz_msg("%s: %s", ld->reject_file, strerror(errno));
+            return -1;
+        }
+    }
+
+    if (pz_record_find(val.mv_data, val.mv_size, PZ_FIELD_ALIASES,
+                       sizeof(PZ_FIELD_ALIASES) - 1, &f) == PZ_OK
+        && f.value.len <= sizeof(ld->old_aliases))
+    {
+        memcpy(ld->old_aliases, f.value.data, f.value.len);
+        f.value.data = ld->old_aliases;
+        pos = 0;
+
+        while (pz_list_next(&f, &pos, &item)) {
+            akey.mv_data = (void *) item.data;
+            akey.mv_size = item.len;
+
+            rc = mdb_get(ld->txn, ld->st.dbi[PZ_ALIASES], &akey, &aval);
+
+            if (rc == 0 && aval.mv_size == key.mv_size
+                && memcmp(aval.mv_data, key.mv_data, key.mv_size) == 0)
+            {
+                rc = mdb_del(ld->txn, ld->st.dbi[PZ_ALIASES], &akey, NULL);
+            }
+
+            if (rc != 0 && rc != MDB_NOTFOUND) {
+                pz_msg("mdb_del(aliases) failed: %s", mdb_strerror(rc));
+                return -1;
+            }
+        }
+    }
+
+    rc = mdb_del(ld->txn, ld->st.dbi[PZ_PROFILES], &key, NULL);
+
+    if (rc != 0) {
+        pz_msg("mdb_del(profiles) failed: %s", mdb_strerror(rc));
+        return -1;
+    }
+
+    ld->rows--;
+    ld->rejected++;
+
+    if (ld->appended > ld->rows) {
+        ld->appended = ld->rows;
+    }
+
+    return 0;
+}
+
+
+static int
+pz_rereadable(pz_load_t *ld, unsigned file)
+{
+    struct stat  sb;
+
+    return !ld->from_stdin && strcmp(ld->files[file], "-") != 0
+           && stat(ld->files[file], &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+
+/* the rejected rows as they were: their lines read again from the files */
+
+static int
+pz_claims_reread(pz_load_t *ld, pz_claim_t *c, size_t n)
+{
+    int            rc;
+    char          *buf;
+    FILE          *in;
+    size_t         i, cap;
+    ssize_t        len;
+    unsigned long  line;
+
+    qsort(c, n, sizeof(pz_claim_t), pz_claim_cmp);
+
+    buf = NULL;
+    cap = 0;
+    rc = 0;
+
+    for (i = 0; i < n && rc == 0; /* void */ ) {
+        in = fopen(ld->files[c[i].file], "r");
+
+        if (in == NULL) {
+            pz_msg("%s: %s", ld->files[c[i].file], strerror(errno));
+            rc = -1;
+            break;
+        }
+
+        line = 0;
+
+        while (i < n && (len = getline(&buf, &cap, in)) != -1) {
+            line++;
+
+            if (line < c[i].line) {
+                continue;
+            }
+
+            if (fwrite(buf, 1, len, ld->reject) != (size_t) len
+                || (buf[len - 1] != '\n' && fputc('\n', ld->reject) == EOF))
+            {
+                pz_msg("%s: %s", ld->reject_file, strerror(errno));
+                rc = -1;
+                break;
+            }
+
+            if (line >= c[i].line + c[i].lines - 1) {
+                i++;
+
+                /* the next file */
+                if (i < n && c[i].file != c[i - 1].file) {
+                    break;
+                }
+            }
+        }
+
+        fclose(in);
+
+        if (rc == 0 && i < n && (i == 0 || c[i].file == c[i - 1].file)) {
+            pz_msg("%s: shorter than it was", ld->files[c[i].file]);
+            rc = -1;
+        }
+    }
+
+    free(buf);
+
+    return rc;
 }
 
 
@@ -3176,9 +3598,13 @@ pz_sort_free(pz_sorter_t *s)
     free(s->buf);
     free(s->ents);
     free(s->wbuf);
+    free(s->claims);
     s->buf = NULL;
     s->ents = NULL;
     s->wbuf = NULL;
+    s->claims = NULL;
+    s->nclaims = 0;
+    s->claims_cap = 0;
 }
 
 
@@ -3687,14 +4113,20 @@ pz_replace_finish(pz_load_t *ld)
     problems = 0;
 
     if (ld->check_running) {
-        if (pz_check_join(ld) != 0) {
+        rc = pz_check_join(ld);
+
+        /* rows rejected after the thread's snapshot: all is walked again */
+
+        if (rc != 0 && ld->alias_rejects == 0) {
             mdb_txn_abort(txn);
             return -1;
         }
 
-        w.parts = PZ_WALK_META | PZ_WALK_ALIASES | PZ_WALK_CATALOG;
-        w.alias_refs = ld->check.alias_refs;
-        problems = ld->check.problems;
+        if (ld->alias_rejects == 0) {
+            w.parts = PZ_WALK_META | PZ_WALK_ALIASES | PZ_WALK_CATALOG;
+            w.alias_refs = ld->check.alias_refs;
+            problems = ld->check.problems;
+        }
     }
 
     rc = pz_walk(&ld->st, txn, &w);

@@ -109,6 +109,39 @@ like($out, qr/dupalias\.jsonl:2: alias "same" of "c6" already belongs to "c5"/,
      'the message names both profiles');
 is(readlink($store), $live, 'the symlink did not move either');
 
+# -x: a row claiming an alias of an earlier row is rejected like any bad
+# row, in input order (a rejected row's aliases are free for later rows)
+
+my @dupx = (
+    { id => 'c5', aliases => ['same', 'a5'] },
+    { id => 'c6', aliases => ['same', 'b6'] },
+    { id => 'c7', aliases => ['b6'] },
+    { id => 'c8', aliases => ['zz', 'a5'] },
+);
+my $rej = "$dir/dupx-rejects.jsonl";
+
+($st, $out) = replace(lines('dupx.jsonl', @dupx), '-x', $rej);
+is($st, 0, '-x: a replace with alias conflicts succeeds') or diag $out;
+like($out, qr/dupx\.jsonl:2: alias "same" of "c6" already belongs to "c5"/,
+     '-x: the first conflict is named with file and line');
+like($out, qr/dupx\.jsonl:4: alias "a5" of "c8" already belongs to "c5"/,
+     '-x: the second conflict is named');
+like($out, qr/2 rows rejected into \Q$rej\E/, '-x: the rejects are counted');
+is($t->read_file('dupx-rejects.jsonl'),
+   join('', map { $json->encode($_) . "\n" } @dupx[1, 3]),
+   '-x: the reject file holds the rejected lines as they were');
+isnt(readlink($store), $live, '-x: the new generation is swapped in');
+$live = readlink($store);
+is_deeply([sort @{get('c5')->{aliases}}], ['a5', 'same'],
+          '-x: the first row keeps its aliases');
+ok(!get('c6') && !get('c8'), '-x: the rejected profiles are not loaded');
+is(get('same')->{id}, 'c5', '-x: a contested alias names the first row');
+is(get('b6')->{id}, 'c7',
+   '-x: an alias of a rejected row goes to the next row claiming it');
+is(get('zz'), undef, '-x: other aliases of a rejected row are gone');
+($st, $out) = $t->run_tool('pz-check', '-d', $store);
+is($st, 0, '-x: the new generation passes pz-check') or diag $out;
+
 # the grace period keeps the old generation, then removes it
 
 ($st, $out) = $t->run_tool('pz-load', '-R', '-G', '1', '-d', $store,
