@@ -27,6 +27,8 @@ TOOLCOMMON := $(wildcard lmdb-tools/pz_*.c lmdb-tools/pz_*.h) \
               $(MODDIR)/ngx_personalize_record.h \
               $(MODDIR)/ngx_personalize_sign.c \
               $(MODDIR)/ngx_personalize_sign.h
+# pz-load is split by concern: pz-load.c and its pz-load-*.c, pz-load.h
+LOADSRCS  := $(wildcard lmdb-tools/pz-load-*.c) lmdb-tools/pz-load.h
 TOOLCFLAGS := -O2 -g -Wall -Wextra -Werror -I$(MODDIR) -Ilmdb-tools
 TOOLLIBS  := -llmdb -ljansson -lcsv -lcrypto
 
@@ -67,6 +69,11 @@ tools: $(TOOLBINS)
 $(BUILD)/bin/%: lmdb-tools/%.c $(TOOLCOMMON)
 	@mkdir -p $(BUILD)/bin
 	$(CC) $(TOOLCFLAGS) -o $@ $< $(filter %.c,$(TOOLCOMMON)) $(TOOLLIBS)
+
+$(BUILD)/bin/pz-load: lmdb-tools/pz-load.c $(LOADSRCS) $(TOOLCOMMON)
+	@mkdir -p $(BUILD)/bin
+	$(CC) $(TOOLCFLAGS) -o $@ $< $(filter %.c,$(LOADSRCS) $(TOOLCOMMON)) \
+	    $(TOOLLIBS)
 
 # C unit tests of the plain-C parts (record format, scanner, ...)
 UNITS := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))

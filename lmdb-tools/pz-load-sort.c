@@ -1,0 +1,633 @@
+/*
+ * pz-load: the alias sorter of a build.
+ */
+
+
+#include "pz-load.h"
+
+
+static const unsigned char  *pz_sort_base;
+
+
+static int pz_sent_cmp(const pz_sent_t *a, const pz_sent_t *b);
+static int pz_sort_cmp(const void *a, const void *b);
+static unsigned pz_sent_digit(const pz_sent_t *e, unsigned depth);
+static void pz_sort_radix(pz_sent_t *a, size_t n, unsigned depth);
+static void pz_sort_buffer(pz_sorter_t *s);
+static int pz_write_all(int fd, const unsigned char *p, size_t len);
+static int pz_sort_spill(pz_load_t *ld);
+static int pz_sort_next(pz_sorter_t *s, int r);
+static int pz_head_cmp(pz_sorter_t *s, int a, int b);
+static int pz_sort_emit(pz_load_t *ld, const unsigned char *e);
+static void pz_heap_down(pz_sorter_t *s, int *heap, int n, int i);
+
+
+/*
+ * Aliases of a replace: sorted apart and appended at the end.  Aliases
+ * arrive in random order (e-mail hashes, cookie ids); inserting them one
+ * by one into the B-tree costs more than the whole rest of a load.  So
+ * they are gathered in a buffer of PZ_SORT_MEM bytes, sorted, spilled as
+ * runs into unlinked files beside the new generation, and merged into the
+ * aliases database with MDB_APPEND.  Memory stays flat.  Two rows
+ * claiming one alias show up as neighbours in the merge, the earlier row
+ * first: entries that tie sort by their place in the buffer, and the
+ * merge takes the earlier run.
+ *
+ * The buffer is sorted by a radix sort on the first 16 bytes of the
+ * aliases, kept in the index entries: a comparison sort through qsort()
+ * spent most of its time in calls and in cache misses on the buffer.
+ */
+
+static int
+pz_sent_cmp(const pz_sent_t *a, const pz_sent_t *b)
+{
+    int       rc;
+    uint32_t  n;
+
+    if (a->k0 != b->k0) {
+        return a->k0 < b->k0 ? -1 : 1;
+    }
+
+    if (a->k1 != b->k1) {
+        return a->k1 < b->k1 ? -1 : 1;
+    }
+
+    if (a->len > 16 && b->len > 16) {
+        n = (a->len < b->len ? a->len : b->len) - 16;
+
+        rc = memcmp(pz_sort_base + a->off + PZ_SENT_HDR + 16,
+                    pz_sort_base + b->off + PZ_SENT_HDR + 16, n);
+
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    if (a->len != b->len) {
+        return a->len < b->len ? -1 : 1;
+    }
+
+    return (a->off > b->off) - (a->off < b->off);
+}
+
+
+static int
+pz_sort_cmp(const void *a, const void *b)
+{
+    return pz_sent_cmp(a, b);
+}
+
+
+static unsigned
+pz_sent_digit(const pz_sent_t *e, unsigned depth)
+{
+    return depth < 8 ? (e->k0 >> (56 - 8 * depth)) & 0xff
+                     : (e->k1 >> (56 - 8 * (depth - 8))) & 0xff;
+}
+
+
+/* an in-place MSD radix sort (American flag sort) on byte "depth" */
+
+static void
+pz_sort_radix(pz_sent_t *a, size_t n, unsigned depth)
+{
+    size_t     i, j, b, d, count[256], next[256], end[256];
+    pz_sent_t  t, u;
+
+    for ( ;; ) {
+        if (n < 32) {
+            for (i = 1; i < n; i++) {
+                t = a[i];
+
+                for (j = i; j > 0 && pz_sent_cmp(&t, &a[j - 1]) < 0; j--) {
+                    a[j] = a[j - 1];
+                }
+
+                a[j] = t;
+            }
+
+            return;
+        }
+
+        if (depth == 16) {
+            qsort(a, n, sizeof(pz_sent_t), pz_sort_cmp);
+            return;
+        }
+
+        memset(count, 0, sizeof(count));
+
+        for (i = 0; i < n; i++) {
+            count[pz_sent_digit(&a[i], depth)]++;
+        }
+
+        if (count[pz_sent_digit(&a[0], depth)] != n) {
+            break;
+        }
+
+        /* one byte shared by all: on to the next */
+        depth++;
+    }
+
+    for (i = 0, b = 0; b < 256; b++) {
+        next[b] = i;
+        i += count[b];
+        end[b] = i;
+    }
+
+    for (b = 0; b < 256; b++) {
+        while (next[b] < end[b]) {
+            t = a[next[b]];
+            d = pz_sent_digit(&t, depth);
+
+            while (d != b) {
+                u = a[next[d]];
+                a[next[d]++] = t;
+                t = u;
+                d = pz_sent_digit(&t, depth);
+            }
+
+            a[next[b]++] = t;
+        }
+    }
+
+    for (i = 0, b = 0; b < 256; b++) {
+        if (count[b] > 1) {
+            pz_sort_radix(a + i, count[b], depth + 1);
+        }
+
+        i += count[b];
+    }
+}
+
+
+int
+pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
+{
+    size_t          need, i;
+    uint16_t        u16;
+    unsigned long   first, lines;
+    uint32_t        u32;
+    uint64_t        k[2];
+    pz_sorter_t    *s;
+    pz_sent_t      *e;
+    unsigned char  *p;
+
+    s = &ld->sorter;
+
+    need = PZ_SENT_HDR + alias->len + ld->row.id_len;
+
+    if (s->buf == NULL) {
+        s->buf = malloc(PZ_SORT_MEM);
+        s->ents = malloc(PZ_SORT_ENTS * sizeof(pz_sent_t));
+        s->ents_cap = PZ_SORT_ENTS;
+
+        if (s->buf == NULL || s->ents == NULL) {
+            pz_msg("out of memory");
+            return -1;
+        }
+    }
+
+    if (s->len + need > PZ_SORT_MEM || s->n == s->ents_cap) {
+        if (pz_sort_spill(ld) != 0) {
+            return -1;
+        }
+    }
+
+    p = s->buf + s->len;
+
+    /* a CSV row may span lines: -x may have to copy them all */
+    first = ld->in_csv ? ld->row_line : ld->line;
+    lines = ld->line - first + 1;
+
+    u16 = (uint16_t) alias->len;
+    memcpy(p, &u16, 2);
+    u16 = (uint16_t) ld->row.id_len;
+    memcpy(p + 2, &u16, 2);
+    u32 = (uint32_t) first;
+    memcpy(p + 4, &u32, 4);
+    u16 = (uint16_t) ld->file_idx;
+    memcpy(p + 8, &u16, 2);
+    u16 = (uint16_t) (lines > 0xffff ? 0xffff : lines);
+    memcpy(p + 10, &u16, 2);
+    memcpy(p + PZ_SENT_HDR, alias->data, alias->len);
+    memcpy(p + PZ_SENT_HDR + alias->len, ld->row.id, ld->row.id_len);
+
+    k[0] = 0;
+    k[1] = 0;
+
+    for (i = 0; i < 16; i++) {
+        k[i / 8] <<= 8;
+
+        if (i < alias->len) {
+            k[i / 8] |= alias->data[i];
+        }
+    }
+
+    e = &s->ents[s->n++];
+    e->k0 = k[0];
+    e->k1 = k[1];
+    e->off = (uint32_t) s->len;
+    e->len = (uint32_t) alias->len;
+    s->len += need;
+
+    return 0;
+}
+
+
+static void
+pz_sort_buffer(pz_sorter_t *s)
+{
+    pz_sort_base = s->buf;
+    pz_sort_radix(s->ents, s->n, 0);
+}
+
+
+static int
+pz_write_all(int fd, const unsigned char *p, size_t len)
+{
+    ssize_t  n;
+
+    while (len) {
+        n = write(fd, p, len);
+
+        if (n == -1) {
+            if (errno == EINTR && !pz_interrupted) {
+                continue;
+            }
+
+            return -1;
+        }
+
+        p += n;
+        len -= n;
+    }
+
+    return 0;
+}
+
+
+static int
+pz_sort_spill(pz_load_t *ld)
+{
+    int             fd;
+    char            path[PATH_MAX + 32];
+    size_t          i, len, wlen;
+    uint16_t        la, li;
+    pz_sorter_t    *s;
+    unsigned char  *p;
+
+    s = &ld->sorter;
+
+    if (s->nruns == PZ_SORT_RUNS) {
+        pz_msg("more than %d sort runs", PZ_SORT_RUNS);
+        return -1;
+    }
+
+    if (s->wbuf == NULL) {
+        s->wbuf = malloc(PZ_SORT_IO);
+
+        if (s->wbuf == NULL) {
+            pz_msg("out of memory");
+            return -1;
+        }
+    }
+
+    pz_sort_buffer(s);
+
+    snprintf(path, sizeof(path), "%s/sort-%d.tmp",
+             ld->fresh ? ld->st.dir : ld->gen_dir, s->nruns);
+
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd == -1) {
+        pz_msg("%s: %s", path, strerror(errno));
+        return -1;
+    }
+
+    (void) unlink(path);
+
+    wlen = 0;
+
+    for (i = 0; i < s->n; i++) {
+        /* the entries lie in the buffer in input order, not sorted */
+        if (i + 16 < s->n) {
+            __builtin_prefetch(s->buf + s->ents[i + 16].off);
+        }
+
+        p = s->buf + s->ents[i].off;
+        memcpy(&la, p, 2);
+        memcpy(&li, p + 2, 2);
+        len = PZ_SENT_HDR + la + li;
+
+        if (wlen + len > PZ_SORT_IO) {
+            if (pz_write_all(fd, s->wbuf, wlen) != 0) {
+                goto failed;
+            }
+
+            wlen = 0;
+        }
+
+        memcpy(s->wbuf + wlen, p, len);
+        wlen += len;
+    }
+
+    if (pz_write_all(fd, s->wbuf, wlen) != 0
+        || lseek(fd, 0, SEEK_SET) != 0)
+    {
+        goto failed;
+    }
+
+    s->runs[s->nruns++] = fd;
+    s->n = 0;
+    s->len = 0;
+
+    return 0;
+
+failed:
+
+    pz_msg("%s: write failed: %s", ld->gen_dir, strerror(errno));
+    close(fd);
+
+    return -1;
+}
+
+
+/*
+ * The next entry of run r: s->heads[r] points to it inside the run's
+ * slice of the buffer; 0, 1 at the end, -1 on error.
+ */
+
+static int
+pz_sort_next(pz_sorter_t *s, int r)
+{
+    size_t          have, want;
+    ssize_t         n;
+    uint16_t        la, li;
+    unsigned char  *slice;
+
+    slice = s->buf + (size_t) r * s->slice;
+
+    for ( ;; ) {
+        have = s->rlen[r] - s->rpos[r];
+        want = PZ_SENT_HDR;
+
+        if (have >= PZ_SENT_HDR) {
+            memcpy(&la, slice + s->rpos[r], 2);
+            memcpy(&li, slice + s->rpos[r] + 2, 2);
+
+            if (la > PZ_ID_MAX || li > PZ_ID_MAX) {
+                return -1;
+            }
+
+            want = PZ_SENT_HDR + la + li;
+
+            if (have >= want) {
+                s->heads[r] = slice + s->rpos[r];
+                s->rpos[r] += want;
+                return 0;
+            }
+        }
+
+        /* the rest to the front, then fill up */
+
+        memmove(slice, slice + s->rpos[r], have);
+        s->rpos[r] = 0;
+        s->rlen[r] = have;
+
+        do {
+            n = read(s->runs[r], slice + have, s->slice - have);
+        } while (n == -1 && errno == EINTR && !pz_interrupted);
+
+        if (n == -1) {
+            return -1;
+        }
+
+        if (n == 0) {
+            return have == 0 ? 1 : -1;
+        }
+
+        s->rlen[r] += n;
+    }
+}
+
+
+static int
+pz_head_cmp(pz_sorter_t *s, int a, int b)
+{
+    int       rc;
+    uint16_t  la, lb;
+
+    memcpy(&la, s->heads[a], 2);
+    memcpy(&lb, s->heads[b], 2);
+
+    rc = pz_id_cmp(s->heads[a] + PZ_SENT_HDR, la, s->heads[b] + PZ_SENT_HDR,
+                   lb);
+
+    /* a tie goes to the earlier run: the earlier rows */
+    return rc != 0 ? rc : a - b;
+}
+
+
+/* one sorted entry into the aliases database */
+
+static int
+pz_sort_emit(pz_load_t *ld, const unsigned char *e)
+{
+    int         rc;
+    uint16_t    la, li, fi;
+    uint32_t    line;
+    MDB_val     key, val;
+    pz_claim_t  claim;
+
+    memcpy(&la, e, 2);
+    memcpy(&li, e + 2, 2);
+    memcpy(&line, e + 4, 4);
+    memcpy(&fi, e + 8, 2);
+
+    key.mv_data = (void *) (e + PZ_SENT_HDR);
+    key.mv_size = la;
+    val.mv_data = (void *) (e + PZ_SENT_HDR + la);
+    val.mv_size = li;
+
+    if (ld->sorter.prev_len == la
+        && memcmp(ld->sorter.prev, key.mv_data, la) == 0)
+    {
+        if (ld->reject == NULL) {
+            pz_msg("%s:%lu: alias \"%.*s\" of \"%.*s\" already belongs to "
+                   "\"%.*s\"", ld->files[fi], (unsigned long) line, (int) la,
+                   (char *) key.mv_data, (int) li, (char *) val.mv_data,
+                   (int) ld->sorter.prev_id_len, ld->sorter.prev_id);
+            return -1;
+        }
+
+        /* -x: which rows go is settled once all claims are known */
+
+        if (!ld->sorter.prev_claimed) {
+            ld->sorter.owner.group = ld->sorter.groups++;
+
+            if (pz_claim_add(ld, &ld->sorter.owner) != 0) {
+                return -1;
+            }
+
+            ld->sorter.prev_claimed = 1;
+        }
+
+        pz_claim_set(&claim, e);
+        claim.group = ld->sorter.owner.group;
+
+        return pz_claim_add(ld, &claim);
+    }
+
+    memcpy(ld->sorter.prev, key.mv_data, la);
+    ld->sorter.prev_len = la;
+    memcpy(ld->sorter.prev_id, val.mv_data, li);
+    ld->sorter.prev_id_len = li;
+    ld->sorter.prev_claimed = 0;
+
+    if (ld->reject != NULL) {
+        pz_claim_set(&ld->sorter.owner, e);
+    }
+
+    rc = mdb_put(ld->txn, ld->st.dbi[PZ_ALIASES], &key, &val, MDB_APPEND);
+
+    if (rc != 0) {
+        pz_msg("mdb_put(aliases) failed: %s", mdb_strerror(rc));
+        return -1;
+    }
+
+    if (ld->mode == PZ_MODE_REPLACE
+        && ++ld->txn_rows >= PZ_REPLACE_TXN_ROWS * 4)
+    {
+        return pz_commit(ld, 0);
+    }
+
+    return 0;
+}
+
+
+/* the runs are merged through a binary heap of run numbers */
+
+static void
+pz_heap_down(pz_sorter_t *s, int *heap, int n, int i)
+{
+    int  c, t;
+
+    for ( ;; ) {
+        c = 2 * i + 1;
+
+        if (c >= n) {
+            return;
+        }
+
+        if (c + 1 < n && pz_head_cmp(s, heap[c + 1], heap[c]) < 0) {
+            c++;
+        }
+
+        if (pz_head_cmp(s, heap[i], heap[c]) <= 0) {
+            return;
+        }
+
+        t = heap[i];
+        heap[i] = heap[c];
+        heap[c] = t;
+        i = c;
+    }
+}
+
+
+int
+pz_sort_finish(pz_load_t *ld)
+{
+    int           rc, r, n, heap[PZ_SORT_RUNS];
+    size_t        i;
+    pz_sorter_t  *s;
+
+    s = &ld->sorter;
+
+    if (s->nruns == 0) {
+        pz_sort_buffer(s);
+
+        for (i = 0; i < s->n; i++) {
+            if (pz_interrupted || pz_sort_emit(ld, s->buf + s->ents[i].off))
+            {
+                return -1;
+            }
+        }
+
+        return 0;
+    }
+
+    if (s->n && pz_sort_spill(ld) != 0) {
+        return -1;
+    }
+
+    /* the buffer is free now: a slice of it reads each run */
+
+    s->slice = PZ_SORT_MEM / s->nruns;
+    n = 0;
+
+    for (r = 0; r < s->nruns; r++) {
+        s->rpos[r] = 0;
+        s->rlen[r] = 0;
+
+        rc = pz_sort_next(s, r);
+
+        if (rc < 0) {
+            pz_msg("%s: reading a sort run failed", ld->gen_dir);
+            return -1;
+        }
+
+        if (rc == 0) {
+            heap[n++] = r;
+        }
+    }
+
+    for (r = n / 2 - 1; r >= 0; r--) {
+        pz_heap_down(s, heap, n, r);
+    }
+
+    while (n) {
+        r = heap[0];
+
+        if (pz_interrupted || pz_sort_emit(ld, s->heads[r]) != 0) {
+            return -1;
+        }
+
+        rc = pz_sort_next(s, r);
+
+        if (rc < 0) {
+            pz_msg("%s: reading a sort run failed", ld->gen_dir);
+            return -1;
+        }
+
+        if (rc == 1) {
+            heap[0] = heap[--n];
+        }
+
+        pz_heap_down(s, heap, n, 0);
+    }
+
+    return 0;
+}
+
+
+void
+pz_sort_free(pz_sorter_t *s)
+{
+    int  r;
+
+    for (r = 0; r < s->nruns; r++) {
+        close(s->runs[r]);
+    }
+
+    s->nruns = 0;
+    free(s->buf);
+    free(s->ents);
+    free(s->wbuf);
+    free(s->claims);
+    s->buf = NULL;
+    s->ents = NULL;
+    s->wbuf = NULL;
+    s->claims = NULL;
+    s->nclaims = 0;
+    s->claims_cap = 0;
+}
