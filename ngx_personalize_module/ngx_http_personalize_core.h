@@ -17,7 +17,7 @@
 
 
 #define NGX_HTTP_PERSONALIZE_STORE_CHECK     5          /* seconds */
-#define NGX_HTTP_PERSONALIZE_POPULATE_SLICE  (16 << 20) /* bytes a tick */
+#define NGX_HTTP_PERSONALIZE_POPULATE_SLICE  (4 << 20)  /* bytes a tick */
 #define NGX_HTTP_PERSONALIZE_SIGN_TTL        (30 * 86400)
 #define NGX_HTTP_PERSONALIZE_FP_LEN          22         /* base64url chars */
 

@@ -59,6 +59,13 @@ sub rss_file_kb {
     return 0;
 }
 
+sub slurp {
+    my ($f) = @_;
+    open my $fh, '<', $f or return '';
+    local $/;
+    return <$fh>;
+}
+
 sub wait_log {
     my ($re, $count) = @_;
     for (1 .. 200) {
@@ -89,6 +96,25 @@ my $rss = rss_file_kb($w);
 ok($rss * 1024 >= $size * 0.9,
    sprintf 'the worker maps the store: %.0f MB of file pages',
    $rss / 1024);
+
+# the map asks for 2 MB pages (MADV_HUGEPAGE: "hg" in VmFlags) where the
+# kernel has transparent huge pages
+
+SKIP: {
+    my $thp = '/sys/kernel/mm/transparent_hugepage/enabled';
+    skip 'no transparent huge pages', 1
+        unless -r $thp && slurp($thp) !~ /\[never\]/;
+
+    my $flags = '';
+    if (open my $fh, '<', "/proc/$w/smaps") {
+        my $in = 0;
+        while (<$fh>) {
+            $in = m{/data\.mdb$} if /^[0-9a-f]+-[0-9a-f]+ /;
+            $flags = $1 if $in && /^VmFlags:\s*(.*)/;
+        }
+    }
+    like($flags, qr/\bhg\b/, "the store's map asks for huge pages ($flags)");
+}
 
 # a replaced store is mapped again
 
