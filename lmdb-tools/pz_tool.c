@@ -1056,6 +1056,19 @@ pz_value(pz_row_t *row, pz_field_in_t *f, const pz_col_t *col, json_t *v,
     case PZ_T_INT:
     case PZ_T_DECIMAL:
     case PZ_T_TIME:
+        /* a JSON integer needs no trip through text for an int, nor for
+         * epoch seconds (of 20 characters it would be no time at all:
+         * pz_time_parse() takes those for ISO 8601) */
+
+        if (json_is_integer(v)
+            && (col->type == PZ_T_INT
+                || (col->type == PZ_T_TIME
+                    && json_integer_value(v) > -1000000000000000000LL)))
+        {
+            f->num = json_integer_value(v);
+            return 0;
+        }
+
         if (json_is_string(v)) {
             s = json_string_value(v);
             len = json_string_length(v);
