@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -109,6 +110,7 @@ typedef struct {
 #define PZ_SORT_MEM             (64 * 1024 * 1024)
 #define PZ_SORT_ENTS            (PZ_SORT_MEM / 32)
 #define PZ_SORT_IO              (1024 * 1024)
+#define PZ_SORT_ALIGN           (2 * 1024 * 1024)
 #define PZ_SORT_RUNS            256
 #define PZ_SENT_HDR             12      /* u16 alias, u16 id, u32 line,
                                            u16 file, u16 lines */
