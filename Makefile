@@ -13,6 +13,10 @@ BUILD     ?= build
 NGINX_SRC ?= /usr/share/nginx/src
 NGINX_BIN ?= /usr/sbin/nginx
 CC        ?= cc
+# nginx's configure compiles with -O unless told otherwise, and Debian's
+# conf_flags do not tell it (its own build adds -O2 through dpkg); the
+# module's hot loops want -O2's inlining
+MODOPT    ?= -O2
 MODCFLAGS ?=
 
 TOP       := $(CURDIR)
@@ -47,13 +51,13 @@ deps:
 
 module: $(MODULE)
 
-$(BUILD)/nginx/Makefile: config
+$(BUILD)/nginx/Makefile: config Makefile
 	rm -rf $(BUILD)/nginx
 	mkdir -p $(BUILD)
 	cp -r $(NGINX_SRC) $(BUILD)/nginx
 	cd $(BUILD)/nginx && \
 	    if [ -f conf_flags ]; then . ./conf_flags; else NGX_CONF_FLAGS="--with-compat"; fi; \
-	    ./configure "$${NGX_CONF_FLAGS[@]}" $(if $(MODCFLAGS),--with-cc-opt="$(MODCFLAGS)") \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" --with-cc-opt="$(strip $(MODOPT) $(MODCFLAGS))" \
 	        --add-dynamic-module=$(TOP) > configure.log || \
 	    { cat configure.log; exit 1; }
 
