@@ -375,6 +375,20 @@ pz_replace_finish(pz_load_t *ld)
     pz_store_close(&ld->st);
     ld->st_open = 0;
 
+    /*
+     * The pages just written are cached in small folios; dropped (they
+     * are clean now), nginx reads the new generation back in 2 MB pages
+     * where the filesystem can (personalize_store populate=on).
+     */
+
+    snprintf(path, sizeof(path), "%s/data.mdb", ld->gen_dir);
+
+    fd = open(path, O_RDONLY);
+    if (fd != -1) {
+        (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        (void) close(fd);
+    }
+
     if (ld->has_old) {
         const char  *files[] = { "data.mdb", "lock.mdb" };
         int          i;

@@ -32,6 +32,16 @@ my $size = -s "$store/data.mdb";
 
 ok($size > 32 << 20, sprintf 'the store has %.0f MB', $size / 1048576);
 
+# pz-load -R leaves the new generation out of the page cache, so that the
+# workers read it back in 2 MB pages where the kernel can
+
+SKIP: {
+    my $fc = `fincore --bytes --noheadings --output RES $store/data.mdb 2>/dev/null`;
+    skip 'no fincore (util-linux)', 1 if $? != 0 || $fc !~ /^\s*(\d+)/;
+    cmp_ok($1, '<', $size / 10,
+           "pz-load -R dropped the new generation's cached pages ($1 bytes left)");
+}
+
 sub conf {
     my ($param) = @_;
     return <<"EOF";
