@@ -647,6 +647,16 @@ pz_row_write(pz_load_t *ld, const char *raw, size_t raw_len)
             return pz_commit(ld, 0) == 0 ? PZ_ROW_OK : PZ_ROW_FATAL;
         }
 
+        /* unsorted input reads pages all over the map, and each fault
+         * maps their neighbours too: dropping them (clean pages of the
+         * last commit) every so often keeps the resident set flat */
+
+        if (!ld->append && ld->map_base != 0
+            && ld->txn_rows % PZ_RELEASE_ROWS == 0)
+        {
+            pz_map_release(&ld->st, ld->map_base);
+        }
+
     } else if (ld->batch && ld->batch_rows >= ld->batch) {
         return pz_commit(ld, 0) == 0 ? PZ_ROW_OK : PZ_ROW_FATAL;
     }

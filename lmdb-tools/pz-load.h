@@ -48,6 +48,9 @@
 /* a replace build commits this often; readers do not see it anyway */
 #define PZ_REPLACE_TXN_ROWS     10000
 
+/* and unsorted input drops the mapped pages this often */
+#define PZ_RELEASE_ROWS         1000
+
 #define PZ_LINE_MAX             (16 * 1024 * 1024)
 
 #define PZ_ROW_OK               0
