@@ -164,14 +164,14 @@ pz_sort_radix(pz_sent_t *a, size_t n, unsigned depth)
 int
 pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
 {
-    size_t          need, i;
+    size_t          need;
     uint16_t        u16;
-    unsigned long   first, lines;
     uint32_t        u32;
     uint64_t        k[2];
-    pz_sorter_t    *s;
     pz_sent_t      *e;
-    unsigned char  *p;
+    pz_sorter_t    *s;
+    unsigned char  *p, pre[16];
+    unsigned long   first, lines;
 
     s = &ld->sorter;
 
@@ -213,20 +213,16 @@ pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
     memcpy(p + PZ_SENT_HDR, alias->data, alias->len);
     memcpy(p + PZ_SENT_HDR + alias->len, ld->row.id, ld->row.id_len);
 
-    k[0] = 0;
-    k[1] = 0;
+    /* the first 16 bytes, zero padded, as two big-endian numbers */
 
-    for (i = 0; i < 16; i++) {
-        k[i / 8] <<= 8;
-
-        if (i < alias->len) {
-            k[i / 8] |= alias->data[i];
-        }
-    }
+    memset(pre, 0, sizeof(pre));
+    memcpy(pre, alias->data, alias->len < 16 ? alias->len : 16);
+    memcpy(&k[0], pre, 8);
+    memcpy(&k[1], pre + 8, 8);
 
     e = &s->ents[s->n++];
-    e->k0 = k[0];
-    e->k1 = k[1];
+    e->k0 = be64toh(k[0]);
+    e->k1 = be64toh(k[1]);
     e->off = (uint32_t) s->len;
     e->len = (uint32_t) alias->len;
     s->len += need;

@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
