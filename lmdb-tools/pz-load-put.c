@@ -109,7 +109,9 @@ pz_put_profile(pz_load_t *ld)
         val.mv_data = (void *) ld->rec;
         val.mv_size = ld->rec_len;
 
-        rc = mdb_put(ld->txn, ld->st.dbi[PZ_PROFILES], &key, &val, flags);
+        rc = (flags & MDB_APPEND)
+             ? pz_append(ld, PZ_PROFILES, &key, &val, flags)
+             : mdb_put(ld->txn, ld->st.dbi[PZ_PROFILES], &key, &val, flags);
 
         if (rc == MDB_KEYEXIST) {
             snprintf(row->err, sizeof(row->err), "duplicate id \"%.*s\"%s",

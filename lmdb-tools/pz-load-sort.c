@@ -505,7 +505,7 @@ pz_sort_emit(pz_load_t *ld, const unsigned char *e)
         pz_claim_set(&ld->sorter.owner, e);
     }
 
-    rc = mdb_put(ld->txn, ld->st.dbi[PZ_ALIASES], &key, &val, MDB_APPEND);
+    rc = pz_append(ld, PZ_ALIASES, &key, &val, MDB_APPEND);
 
     if (rc != 0) {
         pz_msg("mdb_put(aliases) failed: %s", mdb_strerror(rc));

@@ -560,6 +560,7 @@ pz_begin(pz_load_t *ld)
     if (rc != 0) {
         pz_msg("%s: mdb_txn_begin() failed: %s", ld->store, mdb_strerror(rc));
         ld->txn = NULL;
+        memset(ld->cur, 0, sizeof(ld->cur));
         return -1;
     }
 
@@ -599,6 +600,7 @@ pz_commit(pz_load_t *ld, int final)
 
     rc = mdb_txn_commit(ld->txn);
     ld->txn = NULL;
+    memset(ld->cur, 0, sizeof(ld->cur));
 
     if (rc != 0) {
         pz_msg("%s: mdb_txn_commit() failed: %s", ld->store,
@@ -648,11 +650,37 @@ pz_commit(pz_load_t *ld, int final)
 }
 
 
+/*
+ * Sorted puts go through one cursor per database and transaction: with
+ * MDB_APPEND, LMDB then takes the last leaf from the cursor instead of
+ * searching down from the root for each record.  The cursors close with
+ * their transaction.
+ */
+
+int
+pz_append(pz_load_t *ld, int db, MDB_val *key, MDB_val *val, unsigned flags)
+{
+    int  rc;
+
+    if (ld->cur[db] == NULL) {
+        rc = mdb_cursor_open(ld->txn, ld->st.dbi[db], &ld->cur[db]);
+
+        if (rc != 0) {
+            ld->cur[db] = NULL;
+            return rc;
+        }
+    }
+
+    return mdb_cursor_put(ld->cur[db], key, val, flags);
+}
+
+
 static void
 pz_abort(pz_load_t *ld)
 {
     if (ld->txn != NULL) {
         mdb_txn_abort(ld->txn);
         ld->txn = NULL;
+        memset(ld->cur, 0, sizeof(ld->cur));
     }
 }

@@ -186,6 +186,7 @@ struct pz_load_s {
     pz_store_t            st;
     int                   st_open;
     MDB_txn              *txn;
+    MDB_cursor           *cur[PZ_DB_MAX];       /* of pz_append(), in txn */
     pz_meta_t             meta;
     pz_schema_t          *schema;       /* &meta.schema or &meta.catalog */
     pz_row_t              row;
@@ -271,6 +272,8 @@ struct pz_load_s {
 
 /* pz-load.c */
 int pz_commit(pz_load_t *ld, int final);
+int pz_append(pz_load_t *ld, int db, MDB_val *key, MDB_val *val,
+    unsigned flags);
 
 /* pz-load-input.c */
 int pz_input(pz_load_t *ld, const char *name);
