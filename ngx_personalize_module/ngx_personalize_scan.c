@@ -31,12 +31,30 @@ enum {
     sw_c_end,           /* "--" of "-->" */
     sw_slash,           /* "</" */
     sw_end_body,        /* "</body" */
-    sw_end_script,      /* "</script" */
-    sw_script,          /* "<script" */
+    sw_raw_close,       /* "</script", "</textarea" */
+    sw_raw_open,        /* "<script", "<textarea" */
     sw_input,           /* "<input" */
     sw_tag,             /* the attributes of an <input> tag */
-    sw_tag_skip         /* an over-long <input> tag, passed to its '>' */
+    sw_tag_skip,        /* an over-long <input> tag, passed to its '>' */
+    sw_comment          /* an ordinary comment, passed to its "-->" */
 };
+
+
+/* the elements whose content is no markup, s->raw */
+enum {
+    raw_none = 0,
+    raw_script,
+    raw_textarea
+};
+
+
+/* the candidates that the scanner wants in its current state */
+typedef struct {
+    int    in;              /* "<in" */
+    int    open;            /* "<sc", "<te" */
+    int    close;           /* "</" and close_name */
+    char   close_name[2];   /* "bo" for "</body", or of "</script" ... */
+} pz_want_t;
 
 
 /* attribute states inside a tag */
@@ -68,6 +86,7 @@ enum {
 static int pz_scan_out(pz_scan_t *s, const u_char_t *p, size_t len,
     int transient);
 static int pz_scan_marker(pz_scan_t *s);
+static void pz_scan_want(pz_scan_t *s, pz_want_t *w);
 static const u_char_t *pz_find_candidate(pz_scan_t *s, const u_char_t *p,
     const u_char_t *end);
 #if (PZ_HAVE_AVX2)
@@ -87,7 +106,7 @@ int  pz_scan_simd = PZ_SCAN_SIMD_AUTO;
 
 static const char  pz_key[] = "personalize:";
 static const char  pz_body[] = "body";
-static const char  pz_script[] = "script";
+static const char  *pz_raw[] = { "", "script", "textarea" };
 static const char  pz_input[] = "input";
 static const char  pz_prompts[] = "prompts";
 
@@ -189,6 +208,71 @@ pz_scan_feed(pz_scan_t *s, const unsigned char *start, size_t len)
             continue;
         }
 
+        if (state == sw_comment) {
+
+            /*
+             * An ordinary comment: only the "-->" that ends it matters,
+             * and a marker (whose "-->" ends the comment too: markers
+             * count in comments as they do for an anonymous visitor).
+             * s->match counts the '-' right before p, from the candidate
+             * or from earlier pieces.
+             */
+
+            q = memchr(p, '>', end - p);
+            rp = (q != NULL) ? q : end;
+
+            tag = memchr(p, '<', rp - p);
+
+            if (tag != NULL) {
+                cand = tag;
+
+                if (tag + 1 == end) {
+                    p = end;
+                    state = sw_lt;
+                    break;
+                }
+
+                if (tag[1] == '!') {
+                    p = tag + 2;
+                    s->match = 0;
+                    state = sw_bang;
+                    continue;
+                }
+
+                /* the '<' ends a run of '-' */
+
+                p = tag + 1;
+                s->match = 0;
+                continue;
+            }
+
+            for (n = 0; n < 2 && rp - n > p && rp[-1 - (long) n] == '-'; n++) {
+                /* void */
+            }
+
+            if ((size_t) (rp - p) == n) {
+                n += s->match;
+            }
+
+            if (q == NULL) {
+                s->match = (n < 2) ? n : 2;
+                p = end;
+                continue;
+            }
+
+            p = q + 1;
+
+            if (n >= 2) {
+                s->comment = 0;
+                state = sw_text;
+
+            } else {
+                s->match = 0;
+            }
+
+            continue;
+        }
+
         ch = *p;
 
         if (state == sw_tag_skip) {
@@ -243,8 +327,12 @@ pz_scan_feed(pz_scan_t *s, const unsigned char *start, size_t len)
                 break;
             }
 
+            if (s->comment) {
+                goto pass;
+            }
+
             if (ch == '/') {
-                if (s->script
+                if (s->raw
                     || ((s->flags & PZ_SCAN_PROMPTS) && !s->prompted
                         && s->slot == 0))
                 {
@@ -255,8 +343,12 @@ pz_scan_feed(pz_scan_t *s, const unsigned char *start, size_t len)
                 goto pass;
             }
 
+            if (s->raw) {
+                goto pass;
+            }
+
             if (ch == 'i' || ch == 'I') {
-                if ((s->flags & PZ_SCAN_INPUTS) && !s->script) {
+                if (s->flags & PZ_SCAN_INPUTS) {
                     s->match = 1;
                     state = sw_input;
                     break;
@@ -266,13 +358,19 @@ pz_scan_feed(pz_scan_t *s, const unsigned char *start, size_t len)
             }
 
             if (ch == 's' || ch == 'S') {
-                if ((s->flags & (PZ_SCAN_INPUTS|PZ_SCAN_PROMPTS))
-                    && !s->script)
-                {
-                    s->match = 1;
-                    state = sw_script;
-                    break;
-                }
+                s->raw_cand = raw_script;
+
+            } else if (ch == 't' || ch == 'T') {
+                s->raw_cand = raw_textarea;
+
+            } else {
+                goto pass;
+            }
+
+            if (s->flags & (PZ_SCAN_INPUTS|PZ_SCAN_PROMPTS)) {
+                s->match = 1;
+                state = sw_raw_open;
+                break;
             }
 
             goto pass;
@@ -410,6 +508,7 @@ pz_scan_feed(pz_scan_t *s, const unsigned char *start, size_t len)
             s->tag_len = 0;
             run = p;
             state = sw_text;
+            s->comment = 0;
 
             if (pz_scan_marker(s) != 0) {
                 return PZ_SCAN_ERROR;
@@ -418,15 +517,15 @@ pz_scan_feed(pz_scan_t *s, const unsigned char *start, size_t len)
             continue;
 
         case sw_slash:
-            if ((ch == 'b' || ch == 'B') && !s->script) {
+            if ((ch == 'b' || ch == 'B') && !s->raw) {
                 s->match = 1;
                 state = sw_end_body;
                 break;
             }
 
-            if ((ch == 's' || ch == 'S') && s->script) {
+            if (s->raw && pz_lower(ch) == (u_char_t) pz_raw[s->raw][0]) {
                 s->match = 1;
-                state = sw_end_script;
+                state = sw_raw_close;
                 break;
             }
 
@@ -477,10 +576,13 @@ pz_scan_feed(pz_scan_t *s, const unsigned char *start, size_t len)
 
             goto pass;
 
-        case sw_end_script:
-        case sw_script:
-            if (s->match < sizeof(pz_script) - 1) {
-                if (pz_lower(ch) != (u_char_t) pz_script[s->match]) {
+        case sw_raw_close:
+        case sw_raw_open:
+            rp = (const u_char_t *) pz_raw[state == sw_raw_open ? s->raw_cand
+                                                                : s->raw];
+
+            if (rp[s->match] != '\0') {
+                if (pz_lower(ch) != rp[s->match]) {
                     goto pass;
                 }
 
@@ -489,7 +591,7 @@ pz_scan_feed(pz_scan_t *s, const unsigned char *start, size_t len)
             }
 
             if (pz_blank(ch) || ch == '>' || ch == '/') {
-                s->script = (state == sw_script);
+                s->raw = (state == sw_raw_open) ? s->raw_cand : raw_none;
             }
 
             goto pass;
@@ -621,8 +723,34 @@ pz_scan_feed(pz_scan_t *s, const unsigned char *start, size_t len)
 
         /*
          * Not a candidate after all: its bytes are ordinary text, and the
-         * current byte is looked at again as text.
+         * current byte is looked at again as text; or as a comment, when
+         * the candidate was a comment that is no marker (the '-' right
+         * before the current byte may begin its "-->", as in "<!-->").
          */
+
+        n = 0;
+
+        if ((state >= sw_c_space && state <= sw_c_end && s->flags && !s->raw)
+            || s->comment)
+        {
+
+            for (q = p; n < 2 && q > cand && q[-1] == '-'; q--) {
+                n++;
+            }
+
+            for (tlen = s->tag_len;
+                 q == cand && n < 2 && tlen > 0 && s->tag[tlen - 1] == '-';
+                 tlen--)
+            {
+                n++;
+            }
+
+            s->comment = 1;
+            state = sw_comment;
+
+        } else {
+            state = sw_text;
+        }
 
         if (s->tag_len) {
             if (pz_scan_out(s, s->tag, s->tag_len, 1) != 0) {
@@ -631,12 +759,12 @@ pz_scan_feed(pz_scan_t *s, const unsigned char *start, size_t len)
             s->tag_len = 0;
         }
 
-        state = sw_text;
+        s->match = n;
     }
 
     s->state = state;
 
-    if (state != sw_text && state != sw_tag_skip) {
+    if (state != sw_text && state != sw_tag_skip && state != sw_comment) {
 
         /* a candidate continues in the next piece */
 
@@ -670,7 +798,9 @@ pz_scan_finish(pz_scan_t *s)
 
     h = s->handler;
 
-    if (s->state != sw_text && s->state != sw_tag_skip && s->tag_len) {
+    if (s->state != sw_text && s->state != sw_tag_skip
+        && s->state != sw_comment && s->tag_len)
+    {
         /* an unfinished candidate is text */
         if (pz_scan_out(s, s->tag, s->tag_len, 1) != 0) {
             return PZ_SCAN_ERROR;
@@ -679,6 +809,7 @@ pz_scan_finish(pz_scan_t *s)
 
     s->tag_len = 0;
     s->state = sw_text;
+    s->comment = 0;
 
     if (s->slot == 0) {
         return 0;
@@ -717,17 +848,41 @@ pz_scan_finish(pz_scan_t *s)
  * bytes away, too close for memchr() to pay off its call, and most tags
  * are no candidates.  Where SSE2 is there, a block of 16 bytes is matched
  * at once against the first bytes of every candidate the scanner wants in
- * its current state ("<!", "<in", "<sc", "</bo", "</sc"); only those
- * positions go on to pz_scan_skip().  This only drops a '<' that the
- * state machine would pass as text, so the output does not depend on it.
+ * its current state: "<!" always; outside <script> and <textarea> "<in",
+ * "<sc", "<te" and, until the prompts are placed, "</bo"; inside them the
+ * first two letters of their end tag.  Only those positions go on to
+ * pz_scan_skip().  This only drops a '<' that the state machine would pass
+ * as text, so the output does not depend on it.
  */
+
+static void
+pz_scan_want(pz_scan_t *s, pz_want_t *w)
+{
+    w->in = (s->flags & PZ_SCAN_INPUTS) && !s->raw;
+    w->open = (s->flags & (PZ_SCAN_INPUTS|PZ_SCAN_PROMPTS)) && !s->raw;
+
+    if (s->raw) {
+        w->close = 1;
+        w->close_name[0] = pz_raw[s->raw][0];
+        w->close_name[1] = pz_raw[s->raw][1];
+
+    } else {
+        w->close = (s->flags & PZ_SCAN_PROMPTS) && !s->prompted
+                   && s->slot == 0;
+        w->close_name[0] = 'b';
+        w->close_name[1] = 'o';
+    }
+}
+
 
 static const u_char_t *
 pz_find_candidate(pz_scan_t *s, const u_char_t *p, const u_char_t *end)
 {
 #if (defined __SSE2__)
-    unsigned  m;
-    __m128i   v0, v1, l1, l2, l3, c, x, lower, k_in, k_sc, k_bo, k_es;
+    unsigned   m;
+    __m128i    v0, v1, l1, l2, l3, c, x, lower, k_in, k_open, k_close, c0,
+               c1;
+    pz_want_t  w;
 #endif
 
     if (pz_scan_simd == PZ_SCAN_SIMD_AUTO) {
@@ -755,14 +910,13 @@ pz_find_candidate(pz_scan_t *s, const u_char_t *p, const u_char_t *end)
         goto bytes;
     }
 
-    /* what the scanner wants in its current state, as lane masks */
+    pz_scan_want(s, &w);
 
-    k_in = _mm_set1_epi8((s->flags & PZ_SCAN_INPUTS) && !s->script ? -1 : 0);
-    k_sc = _mm_set1_epi8((s->flags & (PZ_SCAN_INPUTS|PZ_SCAN_PROMPTS))
-                         && !s->script ? -1 : 0);
-    k_bo = _mm_set1_epi8((s->flags & PZ_SCAN_PROMPTS) && !s->prompted
-                         && s->slot == 0 && !s->script ? -1 : 0);
-    k_es = _mm_set1_epi8(s->script ? -1 : 0);
+    k_in = _mm_set1_epi8(w.in ? -1 : 0);
+    k_open = _mm_set1_epi8(w.open ? -1 : 0);
+    k_close = _mm_set1_epi8(w.close ? -1 : 0);
+    c0 = _mm_set1_epi8(w.close_name[0]);
+    c1 = _mm_set1_epi8(w.close_name[1]);
 
     lower = _mm_set1_epi8(0x20);
 
@@ -788,20 +942,16 @@ pz_find_candidate(pz_scan_t *s, const u_char_t *p, const u_char_t *end)
                           _mm_cmpeq_epi8(l2, _mm_set1_epi8('n')));
         c = _mm_or_si128(c, _mm_and_si128(x, k_in));
 
-        x = _mm_and_si128(_mm_cmpeq_epi8(l1, _mm_set1_epi8('s')),
-                          _mm_cmpeq_epi8(l2, _mm_set1_epi8('c')));
-        c = _mm_or_si128(c, _mm_and_si128(x, k_sc));
+        x = _mm_or_si128(_mm_and_si128(_mm_cmpeq_epi8(l1, _mm_set1_epi8('s')),
+                                       _mm_cmpeq_epi8(l2, _mm_set1_epi8('c'))),
+                         _mm_and_si128(_mm_cmpeq_epi8(l1, _mm_set1_epi8('t')),
+                                       _mm_cmpeq_epi8(l2, _mm_set1_epi8('e'))));
+        c = _mm_or_si128(c, _mm_and_si128(x, k_open));
 
-        x = _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(l2, _mm_set1_epi8('b')),
-                                        _mm_cmpeq_epi8(l3, _mm_set1_epi8('o'))),
-                          k_bo);
-        x = _mm_or_si128(x,
-                _mm_and_si128(_mm_and_si128(
-                                  _mm_cmpeq_epi8(l2, _mm_set1_epi8('s')),
-                                  _mm_cmpeq_epi8(l3, _mm_set1_epi8('c'))),
-                              k_es));
-        x = _mm_and_si128(x, _mm_cmpeq_epi8(v1, _mm_set1_epi8('/')));
-        c = _mm_or_si128(c, x);
+        x = _mm_and_si128(_mm_cmpeq_epi8(v1, _mm_set1_epi8('/')),
+                          _mm_and_si128(_mm_cmpeq_epi8(l2, c0),
+                                        _mm_cmpeq_epi8(l3, c1)));
+        c = _mm_or_si128(c, _mm_and_si128(x, k_close));
 
         m &= (unsigned) _mm_movemask_epi8(c);
 
@@ -844,19 +994,20 @@ pz_find_candidate_avx2(pz_scan_t *s, const u_char_t **pp,
     const u_char_t *end)
 {
     unsigned         m;
-    __m256i          v0, v1, l1, l2, l3, c, x, lower, k_in, k_sc, k_bo,
-                     k_es;
+    __m256i          v0, v1, l1, l2, l3, c, x, lower, k_in, k_open, k_close,
+                     c0, c1;
+    pz_want_t        w;
     const u_char_t  *p;
 
     p = *pp;
 
-    k_in = _mm256_set1_epi8((s->flags & PZ_SCAN_INPUTS) && !s->script
-                            ? -1 : 0);
-    k_sc = _mm256_set1_epi8((s->flags & (PZ_SCAN_INPUTS|PZ_SCAN_PROMPTS))
-                            && !s->script ? -1 : 0);
-    k_bo = _mm256_set1_epi8((s->flags & PZ_SCAN_PROMPTS) && !s->prompted
-                            && s->slot == 0 && !s->script ? -1 : 0);
-    k_es = _mm256_set1_epi8(s->script ? -1 : 0);
+    pz_scan_want(s, &w);
+
+    k_in = _mm256_set1_epi8(w.in ? -1 : 0);
+    k_open = _mm256_set1_epi8(w.open ? -1 : 0);
+    k_close = _mm256_set1_epi8(w.close ? -1 : 0);
+    c0 = _mm256_set1_epi8(w.close_name[0]);
+    c1 = _mm256_set1_epi8(w.close_name[1]);
 
     lower = _mm256_set1_epi8(0x20);
 
@@ -878,22 +1029,17 @@ pz_find_candidate_avx2(pz_scan_t *s, const u_char_t **pp,
                              _mm256_cmpeq_epi8(l2, _mm256_set1_epi8('n')));
         c = _mm256_or_si256(c, _mm256_and_si256(x, k_in));
 
-        x = _mm256_and_si256(_mm256_cmpeq_epi8(l1, _mm256_set1_epi8('s')),
-                             _mm256_cmpeq_epi8(l2, _mm256_set1_epi8('c')));
-        c = _mm256_or_si256(c, _mm256_and_si256(x, k_sc));
+        x = _mm256_or_si256(
+                _mm256_and_si256(_mm256_cmpeq_epi8(l1, _mm256_set1_epi8('s')),
+                                 _mm256_cmpeq_epi8(l2, _mm256_set1_epi8('c'))),
+                _mm256_and_si256(_mm256_cmpeq_epi8(l1, _mm256_set1_epi8('t')),
+                                 _mm256_cmpeq_epi8(l2, _mm256_set1_epi8('e'))));
+        c = _mm256_or_si256(c, _mm256_and_si256(x, k_open));
 
-        x = _mm256_and_si256(
-                _mm256_and_si256(_mm256_cmpeq_epi8(l2, _mm256_set1_epi8('b')),
-                                 _mm256_cmpeq_epi8(l3, _mm256_set1_epi8('o'))),
-                k_bo);
-        x = _mm256_or_si256(x,
-                _mm256_and_si256(
-                    _mm256_and_si256(
-                        _mm256_cmpeq_epi8(l2, _mm256_set1_epi8('s')),
-                        _mm256_cmpeq_epi8(l3, _mm256_set1_epi8('c'))),
-                    k_es));
-        x = _mm256_and_si256(x, _mm256_cmpeq_epi8(v1, _mm256_set1_epi8('/')));
-        c = _mm256_or_si256(c, x);
+        x = _mm256_and_si256(_mm256_cmpeq_epi8(v1, _mm256_set1_epi8('/')),
+                             _mm256_and_si256(_mm256_cmpeq_epi8(l2, c0),
+                                              _mm256_cmpeq_epi8(l3, c1)));
+        c = _mm256_or_si256(c, _mm256_and_si256(x, k_close));
 
         m &= (unsigned) _mm256_movemask_epi8(c);
 
@@ -940,8 +1086,8 @@ pz_scan_skip(pz_scan_t *s, const u_char_t *q, const u_char_t *end)
         return 0;
 
     case '/':
-        if (s->script) {
-            return c != 's';
+        if (s->raw) {
+            return c != (u_char_t) pz_raw[s->raw][0];
         }
 
         if ((s->flags & PZ_SCAN_PROMPTS) && !s->prompted && s->slot == 0) {
@@ -952,11 +1098,15 @@ pz_scan_skip(pz_scan_t *s, const u_char_t *q, const u_char_t *end)
 
     case 'i':
     case 'I':
-        return !((s->flags & PZ_SCAN_INPUTS) && !s->script && c == 'n');
+        return !((s->flags & PZ_SCAN_INPUTS) && !s->raw && c == 'n');
 
     case 's':
     case 'S':
-        return s->script || c != 'c';
+        return s->raw || c != 'c';
+
+    case 't':
+    case 'T':
+        return s->raw || c != 'e';
 
     default:
         return 1;

@@ -7,9 +7,11 @@
  * (t/fuzz/fuzz_scan.c).  The page markup is described in docs/markup.md.
  *
  * The scanner is an explicit state machine.  Outside a candidate it jumps
- * to the next '<' with memchr(); a candidate (a marker, an <input> tag,
- * "</body", "<script", "</script") is matched byte by byte and, when it
- * straddles two pieces, its bytes are kept in the caller's tag buffer.
+ * to the next '<' that may start a candidate (a marker, an <input> tag,
+ * "</body", "<script", "<textarea" and their end tags), matches it byte by
+ * byte and, when it straddles two pieces, keeps its bytes in the caller's
+ * tag buffer.  <input> and "</body" count only outside ordinary comments,
+ * <script> and <textarea>; markers count everywhere but in comments.
  * The output (the concatenation of everything passed to emit()) and the
  * order of the callbacks do not depend on how the input is split.
  *
@@ -106,7 +108,9 @@ typedef struct {
     int                       attr;       /* attribute state in a tag */
     size_t                    match;      /* bytes of a literal matched */
     unsigned                  close:1;    /* the marker is a close one */
-    unsigned                  script:1;   /* inside <script> */
+    unsigned                  raw:2;      /* inside <script> or <textarea> */
+    unsigned                  raw_cand:2; /* the one being matched */
+    unsigned                  comment:1;  /* inside an ordinary comment */
     unsigned                  prompted:1; /* prompts were placed */
     unsigned                  overflow:1; /* the slot outgrew the hold */
 

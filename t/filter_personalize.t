@@ -41,6 +41,12 @@ HTML
 $t->write_file('html/p.html', $page);
 $t->write_file('html/marker.html',
                "<p>a</p><!-- personalize:prompts --><p>b</p></body>");
+$t->write_file('html/commented.html', <<'HTML');
+<!-- old checkout: <input name="coupon"> </body> -->
+<textarea name="notes"><input name="coupon"></textarea>
+<form><input name="coupon"></form>
+</body>
+HTML
 
 $t->run(<<'EOF');
 http {
@@ -106,6 +112,14 @@ like($r->{body},
 like($r->{body}, qr{<input name="email" value="e\@x">},
      'overwrite: value replaced');
 unlike($r->{body}, qr{old\@x}, 'overwrite: old value gone');
+
+$r = $t->get('/commented.html', 'X-Login' => 'loyal');
+is($r->{body}, <<'HTML', 'inputs in a comment or a textarea are no fields');
+<!-- old checkout: <input name="coupon"> </body> -->
+<textarea name="notes"><input name="coupon"></textarea>
+<form><input value="SAVE15" name="coupon"></form>
+</body>
+HTML
 
 $r = $t->get('/p.html?q=shoes');
 ($want = $default) =~ s{</body>}{<div class="help">help?</div></body>};

@@ -36,7 +36,7 @@ static const char  *fz_tokens[16] = {
     "<!-- personalize:", "<!--/personalize:", " -->", "-->",
     "<input ", "name=", "value=", "</body>",
     "<script>", "</script>", "\"", "personalize:prompts",
-    "a", "c", "o", "<!--"
+    "<textarea>", "</textarea>", "o", "<!--"
 };
 
 static unsigned char  tagbuf[PZ_SCAN_TAG_MAX];

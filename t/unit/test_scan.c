@@ -529,6 +529,10 @@ test_prompts(void)
     check("</body> inside a script is not the end",
           "<script>w('</body>')</SCRIPT>x</body>",
           "<script>w('</body>')</SCRIPT>x<div id=p>help</div></body>", "");
+    check("</body> inside a comment or a textarea is not the end",
+          "<!-- </body> --><textarea></body></textarea>x</body>",
+          "<!-- </body> --><textarea></body></textarea>x"
+          "<div id=p>help</div></body>", "");
     check("</bodyx> is not </body>",
           "</bodyx></body>", "</bodyx><div id=p>help</div></body>", "");
     check("no </body>: no prompts", "<p>fragment</p>", "<p>fragment</p>",
@@ -597,6 +601,42 @@ test_inputs(void)
     check("input inside a script is untouched",
           "<script>s = \"<input name=coupon>\";</script><input name=coupon>",
           "<script>s = \"<input name=coupon>\";</script>"
+          "<input value=\"SAVE10\" name=coupon>", "");
+    check("input inside a comment is untouched",
+          "<!-- <input name=coupon> --><input name=coupon>",
+          "<!-- <input name=coupon> --><input value=\"SAVE10\" name=coupon>",
+          "");
+    check("<!--> and <!---> are whole comments",
+          "<!--><input name=coupon><!---><input name=coupon>",
+          "<!--><input value=\"SAVE10\" name=coupon>"
+          "<!---><input value=\"SAVE10\" name=coupon>", "");
+    check("---> ends a comment, -- > does not",
+          "<!-- a -- > <input name=coupon> ---><input name=coupon>",
+          "<!-- a -- > <input name=coupon> --->"
+          "<input value=\"SAVE10\" name=coupon>", "");
+    check("a comment without its end hides the rest",
+          "<!-- a <input name=coupon>", "<!-- a <input name=coupon>", "");
+    check("a marker in a comment counts and ends the comment",
+          "<!-- old <!-- personalize:hero -->d<!-- /personalize:hero -->"
+          "<input name=coupon>",
+          "<!-- old <b>VIP</b><input value=\"SAVE10\" name=coupon>", "");
+    check("a near miss in a comment stays in the comment",
+          "<!-- <!x <!-- y <input name=coupon> --><input name=coupon>",
+          "<!-- <!x <!-- y <input name=coupon> -->"
+          "<input value=\"SAVE10\" name=coupon>", "");
+    check("input inside a textarea is untouched",
+          "<TEXTAREA name=t><input name=coupon></textarea >"
+          "<input name=coupon>",
+          "<TEXTAREA name=t><input name=coupon></textarea >"
+          "<input value=\"SAVE10\" name=coupon>", "");
+    check("textareax and template are no textarea",
+          "<textareax><input name=coupon><template><input name=coupon>",
+          "<textareax><input value=\"SAVE10\" name=coupon>"
+          "<template><input value=\"SAVE10\" name=coupon>", "");
+    check("</script> does not end a textarea",
+          "<textarea></script><input name=coupon></textarea>"
+          "<input name=coupon>",
+          "<textarea></script><input name=coupon></textarea>"
           "<input value=\"SAVE10\" name=coupon>", "");
     check("input in a kept slot is prefilled",
           "<!-- personalize:side --><input name=coupon>"
