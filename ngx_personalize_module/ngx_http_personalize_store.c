@@ -21,10 +21,11 @@
  * until the worker has touched the whole store.  So each worker maps the
  * used part of the store up front (MADV_POPULATE_READ, Linux 5.14) and
  * reads a byte of every page, a slice per timer tick between requests,
- * after every open and reopen; the next slice is read ahead meanwhile,
- * so a store that is not in the page cache yet does not stall the worker
- * either.  "populate=off" turns it off, for a store much larger than the
- * memory.
+ * after every open and reopen.  The map asks for 2 MB pages, which the
+ * kernel reads 2 MB at a time; without them the next slice is read ahead
+ * meanwhile, so a store that is not in the page cache yet does not stall
+ * the worker either.  "populate=off" turns it off, for a store much
+ * larger than the memory.
  */
 
 #include <ngx_config.h>
@@ -85,8 +86,10 @@ static void ngx_http_personalize_store_timer(ngx_event_t *ev);
 static void ngx_http_personalize_store_populate_start(
     ngx_http_personalize_store_t *st);
 static void ngx_http_personalize_store_populate(ngx_event_t *ev);
+#if (NGX_LINUX && defined MADV_POPULATE_READ)
 static ngx_int_t ngx_http_personalize_store_find_map(
     ngx_http_personalize_store_t *st);
+#endif
 static MDB_txn *ngx_http_personalize_store_begin(ngx_http_request_t *r,
     ngx_http_personalize_store_t *st);
 static void ngx_http_personalize_store_end(ngx_http_personalize_store_t *st);
