@@ -618,9 +618,11 @@ pz_commit(pz_load_t *ld, int final)
 
     } else {
         /* the new generation is synced once, before the swap: starting the
-         * write-back of each commit now leaves little for that sync */
+         * write-back of each commit now leaves little for that sync.  Not
+         * for unsorted input: its commits rewrite pages all over the file,
+         * and a page under write-back holds up the next write to it */
 
-        if (mdb_env_get_fd(ld->st.env, &fd) == 0) {
+        if (ld->append && mdb_env_get_fd(ld->st.env, &fd) == 0) {
             (void) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
         }
 
