@@ -315,7 +315,7 @@ pz_check_join(pz_load_t *ld)
 int
 pz_replace_finish(pz_load_t *ld)
 {
-    int          rc, fd;
+    int          rc, crc, fd;
     char         tmp[PATH_MAX], dir[PATH_MAX], path[3 * PATH_MAX];
     char        *parent;
     size_t       problems;
@@ -344,25 +344,35 @@ pz_replace_finish(pz_load_t *ld)
 
     problems = 0;
 
-    if (ld->check_running) {
-        rc = pz_check_join(ld);
+    /* the rest is checked beside the thread that checks the profiles;
+     * rows rejected after the thread's snapshot (pz_claims_settle()) have
+     * everything walked again */
 
-        /* rows rejected after the thread's snapshot: all is walked again */
-
-        if (rc != 0 && ld->alias_rejects == 0) {
-            mdb_txn_abort(txn);
-            return -1;
-        }
-
-        if (ld->alias_rejects == 0) {
-            w.parts = PZ_WALK_META | PZ_WALK_ALIASES | PZ_WALK_CATALOG;
-            w.alias_refs = ld->check.alias_refs;
-            problems = ld->check.problems;
-        }
+    if (ld->check_running && ld->alias_rejects == 0) {
+        w.parts = PZ_WALK_META | PZ_WALK_ALIASES | PZ_WALK_CATALOG;
     }
 
     rc = pz_walk(&ld->st, txn, &w);
     mdb_txn_abort(txn);
+
+    if (ld->check_running) {
+        crc = pz_check_join(ld);
+
+        if (w.parts != 0) {
+            problems = ld->check.problems;
+
+            if (crc != 0) {
+                rc = -1;
+            }
+
+            if (crc == 0 && ld->check.alias_refs != w.aliases) {
+                pz_msg("aliases: \"aliases\": profiles list %zu aliases, "
+                       "the aliases database holds %zu",
+                       ld->check.alias_refs, w.aliases);
+                problems++;
+            }
+        }
+    }
 
     problems += w.problems;
 

@@ -324,6 +324,15 @@ pz_walk(pz_store_t *st, MDB_txn *txn, pz_walk_t *w)
         }
     }
 
+    if ((parts & PZ_WALK_PROFILES) && (parts & PZ_WALK_ALIASES)
+        && w->alias_refs != w->aliases)
+    {
+        key.mv_data = "aliases";
+        key.mv_size = 7;
+        pz_problem(w, "aliases", &key, "profiles list %zu aliases, the "
+                   "aliases database holds %zu", w->alias_refs, w->aliases);
+    }
+
     if (parts & PZ_WALK_CATALOG) {
         if (pz_walk_catalog(st, txn, w) != 0) {
             return -1;
@@ -454,13 +463,6 @@ pz_walk_aliases(pz_store_t *st, MDB_txn *txn, pz_walk_t *w)
     if (rc != MDB_NOTFOUND && rc != 0) {
         pz_msg("mdb_cursor_get(aliases) failed: %s", mdb_strerror(rc));
         return -1;
-    }
-
-    if (w->alias_refs != w->aliases) {
-        key.mv_data = "aliases";
-        key.mv_size = 7;
-        pz_problem(w, "aliases", &key, "profiles list %zu aliases, the "
-                   "aliases database holds %zu", w->alias_refs, w->aliases);
     }
 
     return 0;

@@ -39,8 +39,9 @@ typedef struct {
  * 0 after a complete walk (w->problems tells the result), -1 on failure.
  * A walk of some parts leaves the counters of the others as they were:
  * without PZ_WALK_META, w->meta is the caller's (the schemas to check
- * against); PZ_WALK_ALIASES without PZ_WALK_PROFILES compares the aliases
- * with w->alias_refs of an earlier walk of the profiles.
+ * against).  The aliases the profiles list are compared with those of the
+ * aliases database when one call walks both; a caller that walks them
+ * apart compares w->alias_refs and w->aliases itself.
  */
 int pz_walk(pz_store_t *st, MDB_txn *txn, pz_walk_t *w);
 
