@@ -13,8 +13,14 @@ static int pz_sent_cmp(const pz_sent_t *a, const pz_sent_t *b);
 static int pz_sort_cmp(const void *a, const void *b);
 static unsigned pz_sent_digit(const pz_sent_t *e, unsigned depth);
 static void pz_sort_radix(pz_sent_t *a, size_t n, unsigned depth);
+static void pz_sent_key(pz_sent_t *e, const unsigned char *alias,
+    size_t len);
 static void *pz_sort_alloc(size_t size);
-static void pz_sort_buffer(pz_sorter_t *s);
+static void pz_sort_buffer(unsigned char *buf, pz_sent_t *ents, size_t n);
+static int pz_sort_run(pz_sorter_t *s, unsigned char *buf, pz_sent_t *ents,
+    size_t n);
+static void *pz_sort_thread(void *arg);
+static int pz_sort_wait(pz_sorter_t *s, int stop);
 static int pz_write_all(int fd, const unsigned char *p, size_t len);
 static int pz_sort_spill(pz_load_t *ld);
 static int pz_sort_next(pz_sorter_t *s, int r);
@@ -167,10 +173,9 @@ pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
     size_t          need;
     uint16_t        u16;
     uint32_t        u32;
-    uint64_t        k[2];
     pz_sent_t      *e;
     pz_sorter_t    *s;
-    unsigned char  *p, pre[16];
+    unsigned char  *p;
     unsigned long   first, lines;
 
     s = &ld->sorter;
@@ -181,6 +186,7 @@ pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
         s->buf = pz_sort_alloc(PZ_SORT_MEM);
         s->ents = pz_sort_alloc(PZ_SORT_ENTS * sizeof(pz_sent_t));
         s->ents_cap = PZ_SORT_ENTS;
+        s->dir = ld->fresh ? ld->st.dir : ld->gen_dir;
 
         if (s->buf == NULL || s->ents == NULL) {
             pz_msg("out of memory");
@@ -213,18 +219,9 @@ pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
     memcpy(p + PZ_SENT_HDR, alias->data, alias->len);
     memcpy(p + PZ_SENT_HDR + alias->len, ld->row.id, ld->row.id_len);
 
-    /* the first 16 bytes, zero padded, as two big-endian numbers */
-
-    memset(pre, 0, sizeof(pre));
-    memcpy(pre, alias->data, alias->len < 16 ? alias->len : 16);
-    memcpy(&k[0], pre, 8);
-    memcpy(&k[1], pre + 8, 8);
-
     e = &s->ents[s->n++];
-    e->k0 = be64toh(k[0]);
-    e->k1 = be64toh(k[1]);
+    pz_sent_key(e, alias->data, alias->len);
     e->off = (uint32_t) s->len;
-    e->len = (uint32_t) alias->len;
     s->len += need;
 
     return 0;
@@ -236,6 +233,25 @@ pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
  * kernel has them for madvise()) that is a few hundred page faults
  * instead of some 30,000, which a virtual machine makes dear.
  */
+
+/* the first 16 bytes, zero padded, as two big-endian numbers */
+
+static void
+pz_sent_key(pz_sent_t *e, const unsigned char *alias, size_t len)
+{
+    uint64_t       k[2];
+    unsigned char  pre[16];
+
+    memset(pre, 0, sizeof(pre));
+    memcpy(pre, alias, len < 16 ? len : 16);
+    memcpy(&k[0], pre, 8);
+    memcpy(&k[1], pre + 8, 8);
+
+    e->k0 = be64toh(k[0]);
+    e->k1 = be64toh(k[1]);
+    e->len = (uint32_t) len;
+}
+
 
 static void *
 pz_sort_alloc(size_t size)
@@ -253,10 +269,10 @@ pz_sort_alloc(size_t size)
 
 
 static void
-pz_sort_buffer(pz_sorter_t *s)
+pz_sort_buffer(unsigned char *buf, pz_sent_t *ents, size_t n)
 {
-    pz_sort_base = s->buf;
-    pz_sort_radix(s->ents, s->n, 0);
+    pz_sort_base = buf;
+    pz_sort_radix(ents, n, 0);
 }
 
 
@@ -284,36 +300,20 @@ pz_write_all(int fd, const unsigned char *p, size_t len)
 }
 
 
+/* a sorted run of the buffer into an unlinked file of s->dir: its fd */
+
 static int
-pz_sort_spill(pz_load_t *ld)
+pz_sort_run(pz_sorter_t *s, unsigned char *buf, pz_sent_t *ents, size_t n)
 {
     int             fd;
     char            path[PATH_MAX + 32];
     size_t          i, len, wlen;
     uint16_t        la, li;
-    pz_sorter_t    *s;
     unsigned char  *p;
 
-    s = &ld->sorter;
+    pz_sort_buffer(buf, ents, n);
 
-    if (s->nruns == PZ_SORT_RUNS) {
-        pz_msg("more than %d sort runs", PZ_SORT_RUNS);
-        return -1;
-    }
-
-    if (s->wbuf == NULL) {
-        s->wbuf = malloc(PZ_SORT_IO);
-
-        if (s->wbuf == NULL) {
-            pz_msg("out of memory");
-            return -1;
-        }
-    }
-
-    pz_sort_buffer(s);
-
-    snprintf(path, sizeof(path), "%s/sort-%d.tmp",
-             ld->fresh ? ld->st.dir : ld->gen_dir, s->nruns);
+    snprintf(path, sizeof(path), "%s/sort-%d.tmp", s->dir, s->nruns);
 
     fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd == -1) {
@@ -325,13 +325,13 @@ pz_sort_spill(pz_load_t *ld)
 
     wlen = 0;
 
-    for (i = 0; i < s->n; i++) {
+    for (i = 0; i < n; i++) {
         /* the entries lie in the buffer in input order, not sorted */
-        if (i + 16 < s->n) {
-            __builtin_prefetch(s->buf + s->ents[i + 16].off);
+        if (i + 16 < n) {
+            __builtin_prefetch(buf + ents[i + 16].off);
         }
 
-        p = s->buf + s->ents[i].off;
+        p = buf + ents[i].off;
         memcpy(&la, p, 2);
         memcpy(&li, p + 2, 2);
         len = PZ_SENT_HDR + la + li;
@@ -354,18 +354,176 @@ pz_sort_spill(pz_load_t *ld)
         goto failed;
     }
 
-    s->runs[s->nruns++] = fd;
+    return fd;
+
+failed:
+
+    pz_msg("%s: write failed: %s", s->dir, strerror(errno));
+    close(fd);
+
+    return -1;
+}
+
+
+static void *
+pz_sort_thread(void *arg)
+{
+    int           fd;
+    pz_sorter_t  *s = arg;
+
+    pthread_mutex_lock(&s->mu);
+
+    for ( ;; ) {
+        while (s->job_buf == NULL && !s->quit) {
+            pthread_cond_wait(&s->cv, &s->mu);
+        }
+
+        if (s->job_buf == NULL) {
+            break;
+        }
+
+        s->busy = 1;
+        pthread_mutex_unlock(&s->mu);
+
+        fd = pz_sort_run(s, s->job_buf, s->job_ents, s->job_n);
+
+        pthread_mutex_lock(&s->mu);
+        s->job_buf = NULL;
+        s->busy = 0;
+
+        if (fd == -1) {
+            s->failed = 1;
+
+        } else {
+            s->runs[s->nruns++] = fd;
+        }
+
+        pthread_cond_broadcast(&s->cv);
+    }
+
+    pthread_mutex_unlock(&s->mu);
+
+    return NULL;
+}
+
+
+/* the spill thread done with its buffer (and gone, with "stop") */
+
+static int
+pz_sort_wait(pz_sorter_t *s, int stop)
+{
+    int  failed;
+
+    if (!s->thread_on) {
+        return 0;
+    }
+
+    pthread_mutex_lock(&s->mu);
+
+    while (s->job_buf != NULL || s->busy) {
+        pthread_cond_wait(&s->cv, &s->mu);
+    }
+
+    failed = s->failed;
+
+    if (stop) {
+        s->quit = 1;
+        pthread_cond_broadcast(&s->cv);
+    }
+
+    pthread_mutex_unlock(&s->mu);
+
+    if (stop) {
+        pthread_join(s->tid, NULL);
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+        s->thread_on = 0;
+    }
+
+    return failed ? -1 : 0;
+}
+
+
+/*
+ * A full buffer goes to the spill thread, and the spare one (spilled
+ * before) takes the next aliases: the writer does not stop for a sort.
+ * Without the thread the buffer is spilled here.
+ */
+
+static int
+pz_sort_spill(pz_load_t *ld)
+{
+    int            fd;
+    void          *t;
+    pz_sorter_t   *s;
+
+    s = &ld->sorter;
+
+    if (pz_sort_wait(s, 0) != 0) {
+        return -1;
+    }
+
+    if (s->nruns >= PZ_SORT_RUNS - 1) {
+        pz_msg("more than %d sort runs", PZ_SORT_RUNS);
+        return -1;
+    }
+
+    if (s->wbuf == NULL) {
+        s->wbuf = malloc(PZ_SORT_IO);
+        s->spare_buf = pz_sort_alloc(PZ_SORT_MEM);
+        s->spare_ents = pz_sort_alloc(PZ_SORT_ENTS * sizeof(pz_sent_t));
+
+        if (s->wbuf == NULL || s->spare_buf == NULL || s->spare_ents == NULL)
+        {
+            pz_msg("out of memory");
+            return -1;
+        }
+
+        pthread_mutex_init(&s->mu, NULL);
+        pthread_cond_init(&s->cv, NULL);
+
+        s->thread_on = pthread_create(&s->tid, NULL, pz_sort_thread, s)
+                       == 0;
+
+        if (!s->thread_on) {
+            pthread_mutex_destroy(&s->mu);
+            pthread_cond_destroy(&s->cv);
+        }
+    }
+
+    if (!s->thread_on) {
+        fd = pz_sort_run(s, s->buf, s->ents, s->n);
+
+        if (fd == -1) {
+            return -1;
+        }
+
+        s->runs[s->nruns++] = fd;
+        s->n = 0;
+        s->len = 0;
+
+        return 0;
+    }
+
+    pthread_mutex_lock(&s->mu);
+    s->job_buf = s->buf;
+    s->job_ents = s->ents;
+    s->job_n = s->n;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+
+    t = s->buf;
+    s->buf = s->spare_buf;
+    s->spare_buf = t;
+
+    t = s->ents;
+    s->ents = s->spare_ents;
+    s->spare_ents = t;
+
     s->n = 0;
     s->len = 0;
 
     return 0;
-
-failed:
-
-    pz_msg("%s: write failed: %s", ld->gen_dir, strerror(errno));
-    close(fd);
-
-    return -1;
 }
 
 
@@ -401,6 +559,7 @@ pz_sort_next(pz_sorter_t *s, int r)
             if (have >= want) {
                 s->heads[r] = slice + s->rpos[r];
                 s->rpos[r] += want;
+                pz_sent_key(&s->keys[r], s->heads[r] + PZ_SENT_HDR, la);
                 return 0;
             }
         }
@@ -431,14 +590,24 @@ pz_sort_next(pz_sorter_t *s, int r)
 static int
 pz_head_cmp(pz_sorter_t *s, int a, int b)
 {
-    int       rc;
-    uint16_t  la, lb;
+    int              rc;
+    const pz_sent_t  *ka, *kb;
 
-    memcpy(&la, s->heads[a], 2);
-    memcpy(&lb, s->heads[b], 2);
+    /* the 16 first bytes decide most comparisons */
 
-    rc = pz_id_cmp(s->heads[a] + PZ_SENT_HDR, la, s->heads[b] + PZ_SENT_HDR,
-                   lb);
+    ka = &s->keys[a];
+    kb = &s->keys[b];
+
+    if (ka->k0 != kb->k0) {
+        return ka->k0 < kb->k0 ? -1 : 1;
+    }
+
+    if (ka->k1 != kb->k1) {
+        return ka->k1 < kb->k1 ? -1 : 1;
+    }
+
+    rc = pz_id_cmp(s->heads[a] + PZ_SENT_HDR, ka->len,
+                   s->heads[b] + PZ_SENT_HDR, kb->len);
 
     /* a tie goes to the earlier run: the earlier rows */
     return rc != 0 ? rc : a - b;
@@ -555,14 +724,18 @@ pz_heap_down(pz_sorter_t *s, int *heap, int n, int i)
 int
 pz_sort_finish(pz_load_t *ld)
 {
-    int           rc, r, n, heap[PZ_SORT_RUNS];
+    int           rc, r, n, fd, heap[PZ_SORT_RUNS];
     size_t        i;
     pz_sorter_t  *s;
 
     s = &ld->sorter;
 
+    if (pz_sort_wait(s, 1) != 0) {
+        return -1;
+    }
+
     if (s->nruns == 0) {
-        pz_sort_buffer(s);
+        pz_sort_buffer(s->buf, s->ents, s->n);
 
         for (i = 0; i < s->n; i++) {
             if (pz_interrupted || pz_sort_emit(ld, s->buf + s->ents[i].off))
@@ -574,8 +747,14 @@ pz_sort_finish(pz_load_t *ld)
         return 0;
     }
 
-    if (s->n && pz_sort_spill(ld) != 0) {
-        return -1;
+    if (s->n) {
+        fd = pz_sort_run(s, s->buf, s->ents, s->n);
+
+        if (fd == -1) {
+            return -1;
+        }
+
+        s->runs[s->nruns++] = fd;
     }
 
     /* the buffer is free now: a slice of it reads each run */
@@ -633,6 +812,8 @@ pz_sort_free(pz_sorter_t *s)
 {
     int  r;
 
+    (void) pz_sort_wait(s, 1);
+
     for (r = 0; r < s->nruns; r++) {
         close(s->runs[r]);
     }
@@ -640,10 +821,14 @@ pz_sort_free(pz_sorter_t *s)
     s->nruns = 0;
     free(s->buf);
     free(s->ents);
+    free(s->spare_buf);
+    free(s->spare_ents);
     free(s->wbuf);
     free(s->claims);
     s->buf = NULL;
     s->ents = NULL;
+    s->spare_buf = NULL;
+    s->spare_ents = NULL;
     s->wbuf = NULL;
     s->claims = NULL;
     s->nclaims = 0;

@@ -146,12 +146,29 @@ typedef struct {
     size_t                n;
     size_t                ents_cap;
     unsigned char        *wbuf;         /* a spill's writes */
+    const char           *dir;          /* of the runs */
     int                   runs[PZ_SORT_RUNS];       /* unlinked files */
     int                   nruns;
+
+    /* a thread spills a full buffer while the other one fills */
+    unsigned char        *spare_buf;
+    pz_sent_t            *spare_ents;
+    pthread_t             tid;
+    int                   thread_on;
+    pthread_mutex_t       mu;
+    pthread_cond_t        cv;
+    unsigned char        *job_buf;      /* under mu: a buffer to spill */
+    pz_sent_t            *job_ents;
+    size_t                job_n;
+    int                   busy;
+    int                   quit;
+    int                   failed;
+
     size_t                slice;        /* of buf, for each run's reads */
     size_t                rpos[PZ_SORT_RUNS];
     size_t                rlen[PZ_SORT_RUNS];
     unsigned char        *heads[PZ_SORT_RUNS];
+    pz_sent_t             keys[PZ_SORT_RUNS];       /* of the heads */
     unsigned char         prev[PZ_ID_MAX];
     size_t                prev_len;
     unsigned char         prev_id[PZ_ID_MAX];
