@@ -627,13 +627,19 @@ pz_commit(pz_load_t *ld, int final)
         }
 
         /* random inserts of unsorted input touch every page of the map:
-         * keep them out of the resident set */
+         * keep them out of the resident set.  Appends map only the last
+         * pages (and their neighbours) of each commit, and each release
+         * costs the other threads a TLB flush: every so many commits */
+
+        ld->txns++;
 
         if (ld->map_base == 0) {
             ld->map_base = pz_map_base(&ld->st);
         }
 
-        if (ld->map_base != 0) {
+        if (ld->map_base != 0
+            && (!ld->append || ld->txns % PZ_APPEND_RELEASE == 0))
+        {
             pz_map_release(&ld->st, ld->map_base);
         }
     }

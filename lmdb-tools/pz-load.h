@@ -49,8 +49,10 @@
 /* a replace build commits this often; readers do not see it anyway */
 #define PZ_REPLACE_TXN_ROWS     10000
 
-/* and unsorted input drops the mapped pages this often */
+/* and unsorted input drops the mapped pages this often; sorted input
+ * every so many commits */
 #define PZ_RELEASE_ROWS         1000
+#define PZ_APPEND_RELEASE       16
 
 #define PZ_LINE_MAX             (16 * 1024 * 1024)
 
@@ -226,6 +228,7 @@ struct pz_load_s {
     int                   catalog_replace;
     int                   fresh;        /* upsert into an empty store */
     uintptr_t             map_base;
+    size_t                txns;         /* commits of a replace build */
     char                  gen_dir[PATH_MAX];
     char                  old_dir[2 * PATH_MAX + 2];
     int                   has_old;

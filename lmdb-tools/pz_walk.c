@@ -36,12 +36,17 @@ static int pz_walk_catalog(pz_store_t *st, MDB_txn *txn, pz_walk_t *w);
  * in again and again.
  */
 
+/* every this many records (some 16 MiB of profiles): a release costs
+ * the threads of the process a TLB flush */
+#define PZ_WALK_RELEASE         32768
+
+
 static void
 pz_walk_release(pz_store_t *st, size_t n, const void *data)
 {
     uintptr_t  base;
 
-    if (n % 8192 != 0) {
+    if (n % PZ_WALK_RELEASE != 0) {
         return;
     }
 
