@@ -36,9 +36,9 @@ static int pz_walk_catalog(pz_store_t *st, MDB_txn *txn, pz_walk_t *w);
  * in again and again.
  */
 
-/* every this many records (some 16 MiB of profiles): a release costs
- * the threads of the process a TLB flush */
-#define PZ_WALK_RELEASE         32768
+/* every this many records: the pages of a store built from unsorted
+ * input lie all over the file, and each fault maps 16 neighbours */
+#define PZ_WALK_RELEASE         8192
 
 
 static void
