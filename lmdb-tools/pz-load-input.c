@@ -15,6 +15,8 @@ static void pz_csv_row(int c, void *data);
 static int pz_csv_header(pz_load_t *ld);
 static void pz_csv_put(FILE *f, const char *cell, size_t len);
 static int pz_input_ids(pz_load_t *ld, FILE *in);
+static int pz_next_line(pz_load_t *ld, FILE *in, char **buf, size_t *cap,
+    ssize_t *len);
 static int pz_row(pz_load_t *ld, json_t *obj, const char *raw,
     size_t raw_len);
 
@@ -83,25 +85,8 @@ pz_input_json(pz_load_t *ld, FILE *in)
     rc = 0;
 
     for ( ;; ) {
-        errno = 0;
-        n = getline(&buf, &cap, in);
-
-        if (n == -1) {
-            if (errno == EINTR || pz_interrupted) {
-                rc = -1;
-
-            } else if (ferror(in)) {
-                pz_msg("%s: read failed: %s", ld->file, strerror(errno));
-                rc = -1;
-            }
-
-            break;
-        }
-
-        ld->line++;
-
-        if (pz_interrupted) {
-            rc = -1;
+        rc = pz_next_line(ld, in, &buf, &cap, &n);
+        if (rc <= 0) {
             break;
         }
 
@@ -199,25 +184,8 @@ pz_input_csv(pz_load_t *ld, FILE *in)
     ld->nheader = 0;
 
     for ( ;; ) {
-        errno = 0;
-        n = getline(&buf, &cap, in);
-
-        if (n == -1) {
-            if (errno == EINTR || pz_interrupted) {
-                rc = -1;
-
-            } else if (ferror(in)) {
-                pz_msg("%s: read failed: %s", ld->file, strerror(errno));
-                rc = -1;
-            }
-
-            break;
-        }
-
-        ld->line++;
-
-        if (pz_interrupted) {
-            rc = -1;
+        rc = pz_next_line(ld, in, &buf, &cap, &n);
+        if (rc <= 0) {
             break;
         }
 
@@ -536,25 +504,8 @@ pz_input_ids(pz_load_t *ld, FILE *in)
     rc = 0;
 
     for ( ;; ) {
-        errno = 0;
-        n = getline(&buf, &cap, in);
-
-        if (n == -1) {
-            if (errno == EINTR || pz_interrupted) {
-                rc = -1;
-
-            } else if (ferror(in)) {
-                pz_msg("%s: read failed: %s", ld->file, strerror(errno));
-                rc = -1;
-            }
-
-            break;
-        }
-
-        ld->line++;
-
-        if (pz_interrupted) {
-            rc = -1;
+        rc = pz_next_line(ld, in, &buf, &cap, &n);
+        if (rc <= 0) {
             break;
         }
 
@@ -600,6 +551,37 @@ pz_input_ids(pz_load_t *ld, FILE *in)
     free(buf);
 
     return rc;
+}
+
+
+/*
+ * The next line of in into *buf, its end kept: 1, 0 at the end of the
+ * input, -1 on a read error (reported) or a signal.
+ */
+
+static int
+pz_next_line(pz_load_t *ld, FILE *in, char **buf, size_t *cap,
+    ssize_t *len)
+{
+    errno = 0;
+    *len = getline(buf, cap, in);
+
+    if (*len == -1) {
+        if (errno == EINTR || pz_interrupted) {
+            return -1;
+        }
+
+        if (ferror(in)) {
+            pz_msg("%s: read failed: %s", ld->file, strerror(errno));
+            return -1;
+        }
+
+        return 0;
+    }
+
+    ld->line++;
+
+    return pz_interrupted ? -1 : 1;
 }
 
 
