@@ -56,6 +56,10 @@ typedef struct {
 void *ngx_http_personalize_main_ctx(ngx_http_request_t *r,
     ngx_module_t *module, size_t size);
 
+/* adds a module's variables, a list ended by ngx_http_null_variable */
+ngx_int_t ngx_http_personalize_register_variables(ngx_conf_t *cf,
+    ngx_http_variable_t *vars);
+
 ngx_http_personalize_visitor_t *ngx_http_personalize_visitor(
     ngx_http_request_t *r);
 

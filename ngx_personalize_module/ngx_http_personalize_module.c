@@ -652,9 +652,18 @@ ngx_http_personalize_check_ttl(ngx_conf_t *cf, void *post, void *data)
 static ngx_int_t
 ngx_http_personalize_add_variables(ngx_conf_t *cf)
 {
+    return ngx_http_personalize_register_variables(cf,
+                                                   ngx_http_personalize_vars);
+}
+
+
+ngx_int_t
+ngx_http_personalize_register_variables(ngx_conf_t *cf,
+    ngx_http_variable_t *vars)
+{
     ngx_http_variable_t  *var, *v;
 
-    for (v = ngx_http_personalize_vars; v->name.len; v++) {
+    for (v = vars; v->name.len; v++) {
         var = ngx_http_add_variable(cf, &v->name, v->flags);
         if (var == NULL) {
             return NGX_ERROR;
