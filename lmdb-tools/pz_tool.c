@@ -23,7 +23,6 @@ static int pz_name_ok(const char *name, size_t len);
 static void pz_json_brief(json_t *v, char *buf, size_t size);
 static int pz_value(pz_row_t *row, pz_field_in_t *f, const pz_col_t *col,
     json_t *v, int csv);
-static int pz_items_reserve(pz_row_t *row, size_t n);
 static const char *pz_num_text(pz_row_t *row, json_t *v);
 static void pz_on_signal(int signo);
 
@@ -946,8 +945,8 @@ pz_row_free(pz_row_t *row)
 }
 
 
-static int
-pz_items_reserve(pz_row_t *row, size_t n)
+int
+pz_row_items_reserve(pz_row_t *row, size_t n)
 {
     pz_bytes_t  *items;
 
@@ -1190,9 +1189,9 @@ int
 pz_json_to_row(pz_row_t *row, json_t *obj, const pz_schema_t *s, int kind,
     int csv, int64_t now)
 {
-    int              rc, err;
+    int              rc;
     char             got[80];
-    size_t           i, k, nitems, len, needed;
+    size_t           i, k, nitems, len;
     json_t          *v, *item;
     json_t          *lists[PZ_FIELDS_MAX];
     const char      *key, *p, *end, *bar;
@@ -1200,7 +1199,6 @@ pz_json_to_row(pz_row_t *row, json_t *obj, const pz_schema_t *s, int kind,
     pz_bytes_t      *alias;
     pz_field_in_t   *f;
     const pz_col_t  *c;
-    unsigned char   *rec;
 
     row->err[0] = '\0';
     row->nfields = 0;
@@ -1394,34 +1392,9 @@ pz_json_to_row(pz_row_t *row, json_t *obj, const pz_schema_t *s, int kind,
         row->nfields++;
     }
 
-    /* the reserved fields */
-
-    if (kind == PZ_ROW_PROFILE) {
-        f = &row->fields[row->nfields];
-        memset(f, 0, sizeof(pz_field_in_t));
-        f->name.data = (const unsigned char *) PZ_FIELD_UPDATED_AT;
-        f->name.len = sizeof(PZ_FIELD_UPDATED_AT) - 1;
-        f->type = PZ_T_TIME;
-        f->num = row->updated_at;
-        lists[row->nfields] = NULL;
-        row->nfields++;
-
-        if (row->naliases) {
-            f = &row->fields[row->nfields];
-            memset(f, 0, sizeof(pz_field_in_t));
-            f->name.data = (const unsigned char *) PZ_FIELD_ALIASES;
-            f->name.len = sizeof(PZ_FIELD_ALIASES) - 1;
-            f->type = PZ_T_LIST;
-            f->items = row->aliases;
-            f->nitems = row->naliases;
-            lists[row->nfields] = NULL;
-            row->nfields++;
-        }
-    }
-
     /* list items into one array */
 
-    if (pz_items_reserve(row, nitems + 1) != 0) {
+    if (pz_row_items_reserve(row, nitems + 1) != 0) {
         snprintf(row->err, sizeof(row->err), "out of memory");
         return -1;
     }
@@ -1431,7 +1404,7 @@ pz_json_to_row(pz_row_t *row, json_t *obj, const pz_schema_t *s, int kind,
     for (i = 0; i < row->nfields; i++) {
         f = &row->fields[i];
 
-        if (f->type != PZ_T_LIST || f->items == row->aliases) {
+        if (f->type != PZ_T_LIST) {
             continue;
         }
 
@@ -1478,6 +1451,46 @@ pz_json_to_row(pz_row_t *row, json_t *obj, const pz_schema_t *s, int kind,
         f->str.data = NULL;
         f->str.len = 0;
         f->num = 0;
+    }
+
+    return pz_row_finish(row, kind);
+}
+
+
+/*
+ * The row's fields (items in place) to row->rec, the reserved fields of a
+ * profile added: 0, or -1 with row->err set.
+ */
+
+int
+pz_row_finish(pz_row_t *row, int kind)
+{
+    int             err;
+    size_t          needed;
+    pz_field_in_t  *f;
+    unsigned char  *rec;
+
+    /* the reserved fields */
+
+    if (kind == PZ_ROW_PROFILE) {
+        f = &row->fields[row->nfields];
+        memset(f, 0, sizeof(pz_field_in_t));
+        f->name.data = (const unsigned char *) PZ_FIELD_UPDATED_AT;
+        f->name.len = sizeof(PZ_FIELD_UPDATED_AT) - 1;
+        f->type = PZ_T_TIME;
+        f->num = row->updated_at;
+        row->nfields++;
+
+        if (row->naliases) {
+            f = &row->fields[row->nfields];
+            memset(f, 0, sizeof(pz_field_in_t));
+            f->name.data = (const unsigned char *) PZ_FIELD_ALIASES;
+            f->name.len = sizeof(PZ_FIELD_ALIASES) - 1;
+            f->type = PZ_T_LIST;
+            f->items = row->aliases;
+            f->nitems = row->naliases;
+            row->nfields++;
+        }
     }
 
     needed = 0;

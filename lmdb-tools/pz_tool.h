@@ -135,6 +135,8 @@ void pz_json_arena_free(void);
 
 void pz_row_init(pz_row_t *row);
 void pz_row_free(pz_row_t *row);
+int pz_row_items_reserve(pz_row_t *row, size_t n);
+int pz_row_finish(pz_row_t *row, int kind);
 int pz_json_to_row(pz_row_t *row, json_t *obj, const pz_schema_t *s,
     int kind, int csv, int64_t now);
 
