@@ -28,6 +28,7 @@ pz_input_pipe(pz_load_t *ld, FILE *in)
     int              rc;
     long             ncpu;
     size_t           i, nthreads;
+    struct stat      sb;
     struct timespec  ts;
     static pz_pipe_t p;
     pthread_t   tids[PZ_PIPE_THREADS];
@@ -36,6 +37,11 @@ pz_input_pipe(pz_load_t *ld, FILE *in)
     memset(&p, 0, sizeof(pz_pipe_t));
     p.ld = ld;
     p.in = in;
+    p.drop_fd = -1;
+
+    if (fstat(fileno(in), &sb) == 0 && S_ISREG(sb.st_mode)) {
+        p.drop_fd = fileno(in);
+    }
 
     pthread_mutex_init(&p.rmu, NULL);
     pthread_mutex_init(&p.mu, NULL);
@@ -189,6 +195,13 @@ pz_pipe_read(pz_pipe_t *p, pz_block_t *b)
 
         n = fread(b->in + b->in_len, 1, want, p->in);
         b->in_len += n;
+        p->read_bytes += n;
+
+        if (p->drop_fd != -1 && p->read_bytes - p->dropped >= PZ_DROP_STEP) {
+            (void) posix_fadvise(p->drop_fd, 0, p->read_bytes,
+                                 POSIX_FADV_DONTNEED);
+            p->dropped = p->read_bytes;
+        }
 
         if (n < want) {
             if (ferror(p->in)) {

@@ -66,6 +66,7 @@
 #define PZ_PIPE_BLOCKS          8
 #define PZ_PIPE_CHUNK           (1024 * 1024)
 #define PZ_PIPE_THREADS         8
+#define PZ_DROP_STEP            (64 * 1024 * 1024)
 
 typedef struct {
     uint64_t              seq;
@@ -107,6 +108,9 @@ typedef struct {
     int                   error;
     int                   read_errno;
     unsigned long         too_long;
+    int                   drop_fd;      /* a file: its cache, read, dropped */
+    off_t                 read_bytes;
+    off_t                 dropped;
     pz_load_t            *ld;
 } pz_pipe_t;
 
