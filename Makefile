@@ -33,11 +33,14 @@ TOOLCOMMON := $(wildcard lmdb-tools/pz_*.c lmdb-tools/pz_*.h) \
               $(MODDIR)/ngx_personalize_sign.h
 # pz-load is split by concern: pz-load.c and its pz-load-*.c, pz-load.h
 LOADSRCS  := $(wildcard lmdb-tools/pz-load-*.c) lmdb-tools/pz-load.h
+# and its fast path for JSON lines, in C++ for simdjson (pz_json_fast.h)
+LOADFAST  := $(BUILD)/obj/pz_json_fast.o
+CXX       ?= g++
 TOOLCFLAGS := -O2 -g -Wall -Wextra -Werror -I$(MODDIR) -Ilmdb-tools
 TOOLLIBS  := -llmdb -ljansson -lcsv -lcrypto
 
 DEB_PKGS  := nginx nginx-dev liblmdb-dev lmdb-utils libjansson-dev \
-             libcsv-dev libssl-dev libpcre2-dev zlib1g-dev gcc make perl \
+             libsimdjson-dev g++ libcsv-dev libssl-dev libpcre2-dev zlib1g-dev gcc make perl \
              clang-14 libclang-rt-14-dev curl chromium nodejs
 # make bench also needs these (wrk, the Lua peer, perf for profiles)
 BENCH_PKGS := wrk libnginx-mod-http-lua linux-perf
@@ -74,10 +77,14 @@ $(BUILD)/bin/%: lmdb-tools/%.c $(TOOLCOMMON)
 	@mkdir -p $(BUILD)/bin
 	$(CC) $(TOOLCFLAGS) -o $@ $< $(filter %.c,$(TOOLCOMMON)) $(TOOLLIBS)
 
-$(BUILD)/bin/pz-load: lmdb-tools/pz-load.c $(LOADSRCS) $(TOOLCOMMON)
+$(BUILD)/bin/pz-load: lmdb-tools/pz-load.c $(LOADSRCS) $(TOOLCOMMON) $(LOADFAST)
 	@mkdir -p $(BUILD)/bin
 	$(CC) $(TOOLCFLAGS) -o $@ $< $(filter %.c,$(LOADSRCS) $(TOOLCOMMON)) \
-	    $(TOOLLIBS)
+	    $(LOADFAST) $(TOOLLIBS) -lsimdjson -lstdc++
+
+$(LOADFAST): lmdb-tools/pz_json_fast.cc lmdb-tools/pz_json_fast.h lmdb-tools/pz_tool.h
+	@mkdir -p $(BUILD)/obj
+	$(CXX) -std=c++17 $(TOOLCFLAGS) -c -o $@ $<
 
 # C unit tests of the plain-C parts (record format, scanner, ...)
 UNITS := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
@@ -87,6 +94,17 @@ $(BUILD)/unit/test_%: t/unit/test_%.c t/unit/unit.h $(wildcard $(MODDIR)/ngx_per
 	$(CC) -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined \
 	    -I$(MODDIR) -It/unit -o $@ $< \
 	    $(filter-out %.h,$(wildcard $(MODDIR)/ngx_personalize_*.c)) -lcrypto
+
+# the fast JSON path of pz-load is C++ and lives with the tools
+UNITS := $(filter-out %/test_json_fast,$(UNITS)) $(BUILD)/unit/test_json_fast
+
+$(BUILD)/unit/test_json_fast: t/unit/test_json_fast.c t/unit/unit.h lmdb-tools/pz_json_fast.cc lmdb-tools/pz_json_fast.h $(TOOLCOMMON)
+	@mkdir -p $(BUILD)/unit
+	$(CXX) -std=c++17 -O1 -g -fsanitize=address,undefined -I$(MODDIR) \
+	    -Ilmdb-tools -c -o $@.o lmdb-tools/pz_json_fast.cc
+	$(CC) -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined \
+	    -I$(MODDIR) -Ilmdb-tools -It/unit -o $@ $< $@.o \
+	    $(filter %.c,$(TOOLCOMMON)) $(TOOLLIBS) -lsimdjson -lstdc++
 
 unit: $(UNITS)
 	@set -e; for u in $(UNITS); do echo "# $$u"; $$u; done
@@ -145,12 +163,26 @@ $(BUILD)/fuzz/fuzz_%: t/fuzz/fuzz_%.c $(wildcard $(MODDIR)/ngx_personalize_*.[ch
 	clang-14 -O1 -g -fsanitize=fuzzer,address,undefined -I$(MODDIR) -o $@ $< \
 	    $(filter-out %.h,$(wildcard $(MODDIR)/ngx_personalize_*.c)) -lcrypto
 
+# pz-load's fast JSON path against the jansson path (pz_json_fast.h)
+FUZZERS += $(BUILD)/fuzz/fuzz_json_fast
+FUZZFLAGS := -O1 -g -fsanitize=address,undefined -I$(MODDIR) -Ilmdb-tools
+
+$(BUILD)/fuzz/fuzz_json_fast: t/fuzz/fuzz_json_fast.c lmdb-tools/pz_json_fast.cc lmdb-tools/pz_json_fast.h $(TOOLCOMMON)
+	@mkdir -p $(BUILD)/fuzz
+	clang++-14 -std=c++17 $(FUZZFLAGS) -fno-sanitize=vptr \
+	    -fsanitize=fuzzer-no-link -c \
+	    -o $@.o lmdb-tools/pz_json_fast.cc
+	clang-14 $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $< $@.o \
+	    $(filter %.c,$(TOOLCOMMON)) $(TOOLLIBS) -lsimdjson -lstdc++
+
+# a target's seeds, if any, are in t/fuzz/seed-<name>
 fuzz: $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do \
-	    echo "# $$f for $(FUZZ_SECONDS)s"; \
-	    mkdir -p $(BUILD)/fuzz/corpus-$$(basename $$f); \
+	    n=$$(basename $$f); echo "# $$f for $(FUZZ_SECONDS)s"; \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
-	        $(BUILD)/fuzz/corpus-$$(basename $$f) > $$f.log 2>&1 || \
+	        $(BUILD)/fuzz/corpus-$$n \
+	        $$(ls -d t/fuzz/seed-$${n#fuzz_} 2>/dev/null) > $$f.log 2>&1 || \
 	        { tail -n 40 $$f.log; echo "# $$f FAILED"; exit 1; }; \
 	    tail -n 2 $$f.log; \
 	done

@@ -9,7 +9,8 @@
 static int pz_pipe_read(pz_pipe_t *p, pz_block_t *b);
 static void *pz_pipe_parser(void *arg);
 static int pz_out_put(pz_block_t *b, const void *data, size_t len);
-static int pz_pipe_parse(pz_load_t *ld, pz_block_t *b, pz_row_t *row);
+static int pz_pipe_parse(pz_load_t *ld, pz_block_t *b, pz_row_t *row,
+    pz_json_fast_t *fast);
 static int pz_pipe_write(pz_load_t *ld, pz_block_t *b);
 
 
@@ -262,13 +263,22 @@ pz_pipe_parser(void *arg)
     int          rc, stop;
     pz_pipe_t   *p = arg;
     pz_block_t  *b;
-    pz_row_t    *row;
-    uint64_t     seq;
+    pz_row_t        *row;
+    uint64_t         seq;
+    pz_json_fast_t  *fast;
 
     row = malloc(sizeof(pz_row_t));
 
     if (row != NULL) {
         pz_row_init(row);
+    }
+
+    fast = pz_json_fast_new();
+
+    if (fast == NULL) {
+        pz_row_free(row);
+        free(row);
+        row = NULL;
     }
 
     for ( ;; ) {
@@ -327,7 +337,7 @@ pz_pipe_parser(void *arg)
             break;
         }
 
-        rc = pz_pipe_parse(p->ld, b, row);
+        rc = pz_pipe_parse(p->ld, b, row, fast);
 
         pthread_mutex_lock(&p->mu);
 
@@ -351,6 +361,7 @@ pz_pipe_parser(void *arg)
         free(row);
     }
 
+    pz_json_fast_free(fast);
     pz_json_arena_free();
 
     return NULL;
@@ -391,7 +402,8 @@ pz_out_put(pz_block_t *b, const void *data, size_t len)
  */
 
 static int
-pz_pipe_parse(pz_load_t *ld, pz_block_t *b, pz_row_t *row)
+pz_pipe_parse(pz_load_t *ld, pz_block_t *b, pz_row_t *row,
+    pz_json_fast_t *fast)
 {
     int            rc;
     char          *line, *end, *nl;
@@ -432,19 +444,27 @@ pz_pipe_parse(pz_load_t *ld, pz_block_t *b, pz_row_t *row)
         u32[1] = (uint32_t) (line - b->in);
         u32[2] = (uint32_t) len;
 
-        /* the objects of the last line die here: no json_decref() walks
-         * them (pz_json_arena()) */
-        pz_json_arena_reset();
+        /* plain lines take simdjson, the rest jansson (pz_json_fast.h) */
 
-        obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+        rc = pz_json_fast_row(fast, row, line, len, ld->schema, ld->kind,
+                              ld->now);
 
-        if (obj == NULL) {
-            snprintf(row->err, sizeof(row->err), "malformed JSON: %s "
-                     "(column %d)", jerr.text, jerr.column);
-            rc = -1;
+        if (rc != 0) {
+            /* the objects of the last line die here: no json_decref()
+             * walks them (pz_json_arena()) */
+            pz_json_arena_reset();
 
-        } else {
-            rc = pz_json_to_row(row, obj, ld->schema, ld->kind, 0, ld->now);
+            obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+
+            if (obj == NULL) {
+                snprintf(row->err, sizeof(row->err), "malformed JSON: %s "
+                         "(column %d)", jerr.text, jerr.column);
+                rc = -1;
+
+            } else {
+                rc = pz_json_to_row(row, obj, ld->schema, ld->kind, 0,
+                                    ld->now);
+            }
         }
 
         status = rc == 0 ? 0 : 1;

@@ -37,6 +37,7 @@
 
 #include <csv.h>
 
+#include "pz_json_fast.h"
 #include "pz_tool.h"
 #include "pz_walk.h"
 
