@@ -609,6 +609,12 @@ pz_row_write(pz_load_t *ld, const char *raw, size_t raw_len)
 {
     int  rc;
 
+    rc = pz_order_wanted(ld);
+
+    if (rc != 0) {
+        return rc == 1 ? pz_order_add(ld, raw, raw_len) : PZ_ROW_FATAL;
+    }
+
     rc = ld->kind == PZ_ROW_CATALOG ? pz_put_catalog(ld)
                                     : pz_put_profile(ld);
 
@@ -649,12 +655,28 @@ pz_row_write(pz_load_t *ld, const char *raw, size_t raw_len)
 
 /* a row that cannot go in: fatal, or into the reject file */
 
-int
-pz_bad_row(pz_load_t *ld, const char *raw, size_t raw_len)
+void
+pz_csv_row_put(pz_load_t *ld, FILE *f)
 {
     size_t  i;
 
-    pz_msg("%s:%lu: %s", ld->file, raw ? ld->line : ld->row_line,
+    for (i = 0; i < ld->ncells; i++) {
+        if (i) {
+            fputc(',', f);
+        }
+
+        pz_csv_put(f, ld->cells[i], ld->cell_lens[i]);
+    }
+}
+
+
+int
+pz_bad_row(pz_load_t *ld, const char *raw, size_t raw_len)
+{
+    /* a CSV row is named by its first line; it comes without raw text
+     * but from the profile sorter (pz-load-order.c) */
+    pz_msg("%s:%lu: %s", ld->file,
+           raw != NULL && !ld->in_csv ? ld->line : ld->row_line,
            ld->row.err);
 
     if (ld->reject == NULL) {
@@ -665,13 +687,7 @@ pz_bad_row(pz_load_t *ld, const char *raw, size_t raw_len)
         fwrite(raw, 1, raw_len, ld->reject);
 
     } else {
-        for (i = 0; i < ld->ncells; i++) {
-            if (i) {
-                fputc(',', ld->reject);
-            }
-
-            pz_csv_put(ld->reject, ld->cells[i], ld->cell_lens[i]);
-        }
+        pz_csv_row_put(ld, ld->reject);
     }
 
     if (fputc('\n', ld->reject) == EOF) {

@@ -94,22 +94,20 @@ pz_put_profile(pz_load_t *ld)
 
     if (ld->mode == PZ_MODE_REPLACE || ld->fresh) {
 
-        flags = MDB_NOOVERWRITE;
+        /* MDB_APPEND for an id past the last one; rows out of order come
+         * sorted from pz-load-order.c, those that fall before the last
+         * id go in by search */
 
-        if (ld->append && ld->have_prev
-            && pz_id_cmp(row->id, row->id_len, ld->prev, ld->prev_len) <= 0)
-        {
-            ld->append = 0;
-        }
+        ld->append = !ld->have_prev
+                     || pz_id_cmp(row->id, row->id_len, ld->prev,
+                                  ld->prev_len) > 0;
 
-        if (ld->append) {
-            flags |= MDB_APPEND;
-        }
+        flags = MDB_NOOVERWRITE | (ld->append ? MDB_APPEND : 0);
 
         val.mv_data = (void *) ld->rec;
         val.mv_size = ld->rec_len;
 
-        rc = (flags & MDB_APPEND)
+        rc = ld->append
              ? pz_append(ld, PZ_PROFILES, &key, &val, flags)
              : mdb_put(ld->txn, ld->st.dbi[PZ_PROFILES], &key, &val, flags);
 
@@ -128,11 +126,10 @@ pz_put_profile(pz_load_t *ld)
 
         if (ld->append) {
             ld->appended++;
+            memcpy(ld->prev, row->id, row->id_len);
+            ld->prev_len = row->id_len;
+            ld->have_prev = 1;
         }
-
-        memcpy(ld->prev, row->id, row->id_len);
-        ld->prev_len = row->id_len;
-        ld->have_prev = 1;
 
         for (i = 0; i < row->naliases; i++) {
             if (pz_sort_add(ld, &row->aliases[i]) != 0) {

@@ -13,8 +13,6 @@ static int pz_sent_cmp(const pz_sent_t *a, const pz_sent_t *b);
 static int pz_sort_cmp(const void *a, const void *b);
 static unsigned pz_sent_digit(const pz_sent_t *e, unsigned depth);
 static void pz_sort_radix(pz_sent_t *a, size_t n, unsigned depth);
-static void pz_sent_key(pz_sent_t *e, const unsigned char *alias,
-    size_t len);
 static void *pz_sort_alloc(size_t size);
 static void pz_sort_buffer(unsigned char *buf, pz_sent_t *ents, size_t n);
 static int pz_sort_run(pz_sorter_t *s, unsigned char *buf, pz_sent_t *ents,
@@ -22,10 +20,12 @@ static int pz_sort_run(pz_sorter_t *s, unsigned char *buf, pz_sent_t *ents,
 static void *pz_sort_thread(void *arg);
 static int pz_sort_wait(pz_sorter_t *s, int stop);
 static int pz_write_all(int fd, const unsigned char *p, size_t len);
-static int pz_sort_spill(pz_load_t *ld);
+static size_t pz_sent_size(const pz_sorter_t *s, const unsigned char *p,
+    size_t have);
 static int pz_sort_next(pz_sorter_t *s, int r);
 static int pz_head_cmp(pz_sorter_t *s, int a, int b);
-static int pz_sort_emit(pz_load_t *ld, const unsigned char *e);
+static int pz_sort_emit(pz_load_t *ld, pz_sorter_t *s,
+    const unsigned char *e);
 static void pz_heap_down(pz_sorter_t *s, int *heap, int n, int i);
 
 
@@ -167,6 +167,87 @@ pz_sort_radix(pz_sent_t *a, size_t n, unsigned depth)
 }
 
 
+/*
+ * Room for an entry of "need" bytes in s, a sorter of "mem" bytes: the
+ * buffers on first use, a spill when full.  PZ_TEST_SORT_MEM makes them
+ * small, so that the test suite sees runs and merges.
+ */
+
+int
+pz_sort_reserve(pz_load_t *ld, pz_sorter_t *s, size_t mem, size_t need)
+{
+    const char  *test;
+
+    if (s->buf == NULL) {
+        test = getenv("PZ_TEST_SORT_MEM");
+
+        if (test != NULL && atol(test) >= 4096) {
+            mem = (size_t) atol(test);
+        }
+
+        s->mem = mem;
+        s->ents_cap = mem / (s->profiles ? PZ_ORDER_ENT_MIN : 32);
+        s->buf = pz_sort_alloc(mem);
+        s->ents = pz_sort_alloc(s->ents_cap * sizeof(pz_sent_t));
+        s->dir = ld->fresh ? ld->st.dir : ld->gen_dir;
+
+        if (s->buf == NULL || s->ents == NULL) {
+            pz_msg("out of memory");
+            return -1;
+        }
+    }
+
+    if (need > s->mem) {
+        /* not with the real sizes: a record and its raw line fit */
+        pz_msg("an entry of %zu bytes is larger than the sort buffer",
+               need);
+        return -1;
+    }
+
+    if (need > s->max_ent) {
+        s->max_ent = need;
+    }
+
+    if (s->len + need > s->mem || s->n == s->ents_cap) {
+        if (pz_sort_spill(ld, s) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * An entry's size; of a profile entry (pz-load-order.c) only once "have"
+ * bytes show its lengths, else the bytes needed to see them.
+ */
+
+static size_t
+pz_sent_size(const pz_sorter_t *s, const unsigned char *p, size_t have)
+{
+    size_t    n;
+    uint16_t  la, li;
+    uint32_t  len[2];
+
+    memcpy(&la, p, 2);
+    memcpy(&li, p + 2, 2);
+    n = PZ_SENT_HDR + la + li;
+
+    if (!s->profiles) {
+        return n;
+    }
+
+    if (have < n + PZ_OENT_LENS) {
+        return n + PZ_OENT_LENS;
+    }
+
+    memcpy(len, p + n, 8);
+
+    return n + PZ_OENT_LENS + len[0] + len[1];
+}
+
+
 int
 pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
 {
@@ -182,22 +263,8 @@ pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
 
     need = PZ_SENT_HDR + alias->len + ld->row.id_len;
 
-    if (s->buf == NULL) {
-        s->buf = pz_sort_alloc(PZ_SORT_MEM);
-        s->ents = pz_sort_alloc(PZ_SORT_ENTS * sizeof(pz_sent_t));
-        s->ents_cap = PZ_SORT_ENTS;
-        s->dir = ld->fresh ? ld->st.dir : ld->gen_dir;
-
-        if (s->buf == NULL || s->ents == NULL) {
-            pz_msg("out of memory");
-            return -1;
-        }
-    }
-
-    if (s->len + need > PZ_SORT_MEM || s->n == s->ents_cap) {
-        if (pz_sort_spill(ld) != 0) {
-            return -1;
-        }
+    if (pz_sort_reserve(ld, s, PZ_SORT_MEM, need) != 0) {
+        return -1;
     }
 
     p = s->buf + s->len;
@@ -236,7 +303,7 @@ pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
 
 /* the first 16 bytes, zero padded, as two big-endian numbers */
 
-static void
+void
 pz_sent_key(pz_sent_t *e, const unsigned char *alias, size_t len)
 {
     uint64_t       k[2];
@@ -308,7 +375,6 @@ pz_sort_run(pz_sorter_t *s, unsigned char *buf, pz_sent_t *ents, size_t n)
     int             fd;
     char            path[PATH_MAX + 32];
     size_t          i, len, wlen;
-    uint16_t        la, li;
     unsigned char  *p;
 
     pz_sort_buffer(buf, ents, n);
@@ -332,9 +398,7 @@ pz_sort_run(pz_sorter_t *s, unsigned char *buf, pz_sent_t *ents, size_t n)
         }
 
         p = buf + ents[i].off;
-        memcpy(&la, p, 2);
-        memcpy(&li, p + 2, 2);
-        len = PZ_SENT_HDR + la + li;
+        len = pz_sent_size(s, p, SIZE_MAX);
 
         if (wlen + len > PZ_SORT_IO) {
             if (pz_write_all(fd, s->wbuf, wlen) != 0) {
@@ -342,6 +406,15 @@ pz_sort_run(pz_sorter_t *s, unsigned char *buf, pz_sent_t *ents, size_t n)
             }
 
             wlen = 0;
+        }
+
+        if (len > PZ_SORT_IO) {
+            /* a big record goes on its own */
+            if (pz_write_all(fd, p, len) != 0) {
+                goto failed;
+            }
+
+            continue;
         }
 
         memcpy(s->wbuf + wlen, p, len);
@@ -450,28 +523,28 @@ pz_sort_wait(pz_sorter_t *s, int stop)
  * Without the thread the buffer is spilled here.
  */
 
-static int
-pz_sort_spill(pz_load_t *ld)
+int
+pz_sort_spill(pz_load_t *ld, pz_sorter_t *s)
 {
     int            fd;
     void          *t;
-    pz_sorter_t   *s;
 
-    s = &ld->sorter;
+    (void) ld;
 
     if (pz_sort_wait(s, 0) != 0) {
         return -1;
     }
 
     if (s->nruns >= PZ_SORT_RUNS - 1) {
-        pz_msg("more than %d sort runs", PZ_SORT_RUNS);
+        pz_msg("more than %d sort runs of %zu MiB: sort the input by id "
+               "first", PZ_SORT_RUNS, s->mem >> 20);
         return -1;
     }
 
     if (s->wbuf == NULL) {
         s->wbuf = malloc(PZ_SORT_IO);
-        s->spare_buf = pz_sort_alloc(PZ_SORT_MEM);
-        s->spare_ents = pz_sort_alloc(PZ_SORT_ENTS * sizeof(pz_sent_t));
+        s->spare_buf = pz_sort_alloc(s->mem);
+        s->spare_ents = pz_sort_alloc(s->ents_cap * sizeof(pz_sent_t));
 
         if (s->wbuf == NULL || s->spare_buf == NULL || s->spare_ents == NULL)
         {
@@ -540,6 +613,8 @@ pz_sort_next(pz_sorter_t *s, int r)
     uint16_t        la, li;
     unsigned char  *slice;
 
+    want = 0;
+
     slice = s->buf + (size_t) r * s->slice;
 
     for ( ;; ) {
@@ -554,7 +629,7 @@ pz_sort_next(pz_sorter_t *s, int r)
                 return -1;
             }
 
-            want = PZ_SENT_HDR + la + li;
+            want = pz_sent_size(s, slice + s->rpos[r], have);
 
             if (have >= want) {
                 s->heads[r] = slice + s->rpos[r];
@@ -578,8 +653,8 @@ pz_sort_next(pz_sorter_t *s, int r)
             return -1;
         }
 
-        if (n == 0) {
-            return have == 0 ? 1 : -1;
+        if (n == 0 || want > s->slice) {
+            return have == 0 && n == 0 ? 1 : -1;
         }
 
         s->rlen[r] += n;
@@ -617,13 +692,17 @@ pz_head_cmp(pz_sorter_t *s, int a, int b)
 /* one sorted entry into the aliases database */
 
 static int
-pz_sort_emit(pz_load_t *ld, const unsigned char *e)
+pz_sort_emit(pz_load_t *ld, pz_sorter_t *s, const unsigned char *e)
 {
     int         rc;
     uint16_t    la, li, fi;
     uint32_t    line;
     MDB_val     key, val;
     pz_claim_t  claim;
+
+    if (s->profiles) {
+        return pz_order_emit(ld, e);
+    }
 
     memcpy(&la, e, 2);
     memcpy(&li, e + 2, 2);
@@ -635,43 +714,43 @@ pz_sort_emit(pz_load_t *ld, const unsigned char *e)
     val.mv_data = (void *) (e + PZ_SENT_HDR + la);
     val.mv_size = li;
 
-    if (ld->sorter.prev_len == la
-        && memcmp(ld->sorter.prev, key.mv_data, la) == 0)
+    if (s->prev_len == la
+        && memcmp(s->prev, key.mv_data, la) == 0)
     {
         if (ld->reject == NULL) {
             pz_msg("%s:%lu: alias \"%.*s\" of \"%.*s\" already belongs to "
                    "\"%.*s\"", ld->files[fi], (unsigned long) line, (int) la,
                    (char *) key.mv_data, (int) li, (char *) val.mv_data,
-                   (int) ld->sorter.prev_id_len, ld->sorter.prev_id);
+                   (int) s->prev_id_len, s->prev_id);
             return -1;
         }
 
         /* -x: which rows go is settled once all claims are known */
 
-        if (!ld->sorter.prev_claimed) {
-            ld->sorter.owner.group = ld->sorter.groups++;
+        if (!s->prev_claimed) {
+            s->owner.group = s->groups++;
 
-            if (pz_claim_add(ld, &ld->sorter.owner) != 0) {
+            if (pz_claim_add(ld, &s->owner) != 0) {
                 return -1;
             }
 
-            ld->sorter.prev_claimed = 1;
+            s->prev_claimed = 1;
         }
 
         pz_claim_set(&claim, e);
-        claim.group = ld->sorter.owner.group;
+        claim.group = s->owner.group;
 
         return pz_claim_add(ld, &claim);
     }
 
-    memcpy(ld->sorter.prev, key.mv_data, la);
-    ld->sorter.prev_len = la;
-    memcpy(ld->sorter.prev_id, val.mv_data, li);
-    ld->sorter.prev_id_len = li;
-    ld->sorter.prev_claimed = 0;
+    memcpy(s->prev, key.mv_data, la);
+    s->prev_len = la;
+    memcpy(s->prev_id, val.mv_data, li);
+    s->prev_id_len = li;
+    s->prev_claimed = 0;
 
     if (ld->reject != NULL) {
-        pz_claim_set(&ld->sorter.owner, e);
+        pz_claim_set(&s->owner, e);
     }
 
     rc = pz_append(ld, PZ_ALIASES, &key, &val, MDB_APPEND);
@@ -722,13 +801,11 @@ pz_heap_down(pz_sorter_t *s, int *heap, int n, int i)
 
 
 int
-pz_sort_finish(pz_load_t *ld)
+pz_sort_finish(pz_load_t *ld, pz_sorter_t *s)
 {
-    int           rc, r, n, fd, heap[PZ_SORT_RUNS];
-    size_t        i;
-    pz_sorter_t  *s;
-
-    s = &ld->sorter;
+    int             rc, r, n, fd, heap[PZ_SORT_RUNS];
+    size_t          i;
+    unsigned char  *buf;
 
     if (pz_sort_wait(s, 1) != 0) {
         return -1;
@@ -738,7 +815,7 @@ pz_sort_finish(pz_load_t *ld)
         pz_sort_buffer(s->buf, s->ents, s->n);
 
         for (i = 0; i < s->n; i++) {
-            if (pz_interrupted || pz_sort_emit(ld, s->buf + s->ents[i].off))
+            if (pz_interrupted || pz_sort_emit(ld, s, s->buf + s->ents[i].off))
             {
                 return -1;
             }
@@ -757,9 +834,23 @@ pz_sort_finish(pz_load_t *ld)
         s->runs[s->nruns++] = fd;
     }
 
-    /* the buffer is free now: a slice of it reads each run */
+    /* the buffer is free now: a slice of it reads each run, one that
+     * holds the largest entry */
 
-    s->slice = PZ_SORT_MEM / s->nruns;
+    s->slice = s->mem / s->nruns;
+
+    if (s->slice < s->max_ent) {
+        s->slice = s->max_ent;
+
+        buf = pz_sort_alloc(s->slice * s->nruns);
+        if (buf == NULL) {
+            pz_msg("out of memory");
+            return -1;
+        }
+
+        free(s->buf);
+        s->buf = buf;
+    }
     n = 0;
 
     for (r = 0; r < s->nruns; r++) {
@@ -785,7 +876,7 @@ pz_sort_finish(pz_load_t *ld)
     while (n) {
         r = heap[0];
 
-        if (pz_interrupted || pz_sort_emit(ld, s->heads[r]) != 0) {
+        if (pz_interrupted || pz_sort_emit(ld, s, s->heads[r]) != 0) {
             return -1;
         }
 

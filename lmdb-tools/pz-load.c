@@ -310,6 +310,12 @@ main(int argc, char **argv)
     }
 
 
+    /* rows out of order, sorted apart, go in now */
+
+    if (!pz_interrupted && pz_order_finish(ld) != 0) {
+        goto failed;
+    }
+
     /* the profiles are complete: their check runs beside the merge of the
      * aliases, the sync and the check of the rest */
 
@@ -322,7 +328,7 @@ main(int argc, char **argv)
     }
 
     if (ld->sorter.buf != NULL) {
-        if (pz_sort_finish(ld) != 0) {
+        if (pz_sort_finish(ld, &ld->sorter) != 0) {
             goto failed;
         }
 
@@ -363,8 +369,9 @@ main(int argc, char **argv)
                     ld->kind == PZ_ROW_CATALOG ? "items" : "profiles",
                     ld->batches, ld->batches == 1 ? "commit" : "commits",
                     (long long) ld->meta.generation,
-                    ld->mode == PZ_MODE_REPLACE && ld->appended == ld->rows
-                    && ld->rows ? " (sorted input)" : "");
+                    ld->order_rows ? " (unsorted input, sorted on the way)"
+                    : ld->mode == PZ_MODE_REPLACE && ld->appended == ld->rows
+                      && ld->rows ? " (sorted input)" : "");
         }
     }
 
@@ -424,6 +431,7 @@ done:
     }
 
     pz_sort_free(&ld->sorter);
+    pz_sort_free(&ld->order);
     pz_row_free(&ld->row);
     pz_json_arena_free();
     free(ld->seen);

@@ -7,6 +7,7 @@
  *   pz-load-put.c      a row into the store (upsert, build, catalog)
  *   pz-load-pipe.c     the JSON pipeline: parser threads, one writer
  *   pz-load-sort.c     the alias sorter of a build: runs, radix, merge
+ *   pz-load-order.c    unsorted profiles of a build, through a sorter
  *   pz-load-claims.c   aliases claimed by two rows under -x
  *   pz-load-modes.c    delete (-D) and retention (-r)
  *   pz-load-replace.c  a new generation: prepare, check, swap
@@ -127,6 +128,15 @@ typedef struct {
                                            u16 file, u16 lines */
 #define PZ_CLAIMS_MAX           100000
 
+/* the profile sorter of a build with unsorted input (pz-load-order.c):
+ * an entry is the header, the id, u32 record length, u32 raw length,
+ * u8 from CSV, then the record and the raw row (kept for -x) */
+#define PZ_ORDER_MEM            (128 * 1024 * 1024)
+#define PZ_ORDER_ENT_MIN        128     /* sizes its index */
+#define PZ_OENT_LENS            9
+/* rows appended before the first step back that join the sorter */
+#define PZ_ORDER_MOVE_MAX       1000000
+
 typedef struct {
     uint64_t              k0;           /* alias bytes 0-7, big end */
     uint64_t              k1;           /* alias bytes 8-15 */
@@ -147,6 +157,9 @@ typedef struct {
 } pz_claim_t;
 
 typedef struct {
+    int                   profiles;     /* of pz-load-order.c */
+    size_t                mem;          /* of buf */
+    size_t                max_ent;
     unsigned char        *buf;
     size_t                len;
     pz_sent_t            *ents;
@@ -287,6 +300,12 @@ struct pz_load_s {
 
     pz_sorter_t           sorter;
 
+    /* unsorted profiles of a build: sorted apart, then appended */
+    pz_sorter_t           order;
+    int                   ordering;     /* rows go to the sorter */
+    int                   ordered;      /* rows come from it */
+    size_t                order_rows;
+
     /* a replace checks its profiles while the aliases go in */
     pthread_t             check_tid;
     int                   check_running;
@@ -304,6 +323,7 @@ int pz_append(pz_load_t *ld, int db, MDB_val *key, MDB_val *val,
 int pz_input(pz_load_t *ld, const char *name);
 int pz_row_write(pz_load_t *ld, const char *raw, size_t raw_len);
 int pz_bad_row(pz_load_t *ld, const char *raw, size_t raw_len);
+void pz_csv_row_put(pz_load_t *ld, FILE *f);
 
 /* pz-load-put.c */
 int pz_put_profile(pz_load_t *ld);
@@ -314,8 +334,17 @@ int pz_input_pipe(pz_load_t *ld, FILE *in);
 
 /* pz-load-sort.c */
 int pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias);
-int pz_sort_finish(pz_load_t *ld);
+void pz_sent_key(pz_sent_t *e, const unsigned char *alias, size_t len);
+int pz_sort_reserve(pz_load_t *ld, pz_sorter_t *s, size_t mem, size_t need);
+int pz_sort_spill(pz_load_t *ld, pz_sorter_t *s);
+int pz_sort_finish(pz_load_t *ld, pz_sorter_t *s);
 void pz_sort_free(pz_sorter_t *s);
+
+/* pz-load-order.c */
+int pz_order_wanted(pz_load_t *ld);
+int pz_order_add(pz_load_t *ld, const char *raw, size_t raw_len);
+int pz_order_emit(pz_load_t *ld, const unsigned char *e);
+int pz_order_finish(pz_load_t *ld);
 
 /* pz-load-claims.c */
 void pz_claim_set(pz_claim_t *c, const unsigned char *e);
