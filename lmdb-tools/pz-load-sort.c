@@ -10,6 +10,7 @@ static const unsigned char  *pz_sort_base;
 
 
 static int pz_sent_cmp(const pz_sent_t *a, const pz_sent_t *b);
+static int pz_sent_order(const unsigned char *a, const unsigned char *b);
 static int pz_sort_cmp(const void *a, const void *b);
 static unsigned pz_sent_digit(const pz_sent_t *e, unsigned depth);
 static void pz_sort_radix(pz_sent_t *a, size_t n, unsigned depth);
@@ -37,8 +38,7 @@ static void pz_heap_down(pz_sorter_t *s, int *heap, int n, int i);
  * runs into unlinked files beside the new generation, and merged into the
  * aliases database with MDB_APPEND.  Memory stays flat.  Two rows
  * claiming one alias show up as neighbours in the merge, the earlier row
- * first: entries that tie sort by their place in the buffer, and the
- * merge takes the earlier run.
+ * first: entries that tie sort by file and line (pz_sent_order()).
  *
  * The buffer is sorted by a radix sort on the first 16 bytes of the
  * aliases, kept in the index entries: a comparison sort through qsort()
@@ -74,7 +74,35 @@ pz_sent_cmp(const pz_sent_t *a, const pz_sent_t *b)
         return a->len < b->len ? -1 : 1;
     }
 
-    return (a->off > b->off) - (a->off < b->off);
+    rc = pz_sent_order(pz_sort_base + a->off, pz_sort_base + b->off);
+
+    return rc != 0 ? rc : (a->off > b->off) - (a->off < b->off);
+}
+
+
+/*
+ * Of two entries with one key, the earlier row comes first: by file, then
+ * line (rows of a build with unsorted input reach the alias sorter in the
+ * order of their ids, not of the input); 0 for one row.
+ */
+
+static int
+pz_sent_order(const unsigned char *a, const unsigned char *b)
+{
+    uint16_t  fa, fb;
+    uint32_t  la, lb;
+
+    memcpy(&fa, a + 8, 2);
+    memcpy(&fb, b + 8, 2);
+
+    if (fa != fb) {
+        return fa < fb ? -1 : 1;
+    }
+
+    memcpy(&la, a + 4, 4);
+    memcpy(&lb, b + 4, 4);
+
+    return (la > lb) - (la < lb);
 }
 
 
@@ -684,7 +712,13 @@ pz_head_cmp(pz_sorter_t *s, int a, int b)
     rc = pz_id_cmp(s->heads[a] + PZ_SENT_HDR, ka->len,
                    s->heads[b] + PZ_SENT_HDR, kb->len);
 
-    /* a tie goes to the earlier run: the earlier rows */
+    if (rc != 0) {
+        return rc;
+    }
+
+    /* a tie goes to the earlier row, then to the earlier run */
+    rc = pz_sent_order(s->heads[a], s->heads[b]);
+
     return rc != 0 ? rc : a - b;
 }
 
