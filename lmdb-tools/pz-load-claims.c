@@ -8,7 +8,6 @@
 
 static int pz_claim_cmp(const void *a, const void *b);
 static int pz_claim_reject(pz_load_t *ld, pz_claim_t *c);
-static int pz_rereadable(pz_load_t *ld, unsigned file);
 static int pz_claims_reread(pz_load_t *ld, pz_claim_t *c, size_t n);
 
 
@@ -206,8 +205,9 @@ pz_claims_settle(pz_load_t *ld)
 }
 
 
-/* a rejected row leaves the new store; stdin cannot be read again: the
- * reject file gets the row as the store had it, as a JSON line */
+/* a rejected row leaves the new store; for input that was not copied
+ * (pz_input_copy() fails the load instead) the reject file would get the
+ * row as the store had it, as a JSON line */
 
 static int
 pz_claim_reject(pz_load_t *ld, pz_claim_t *c)
@@ -288,13 +288,32 @@ pz_claim_reject(pz_load_t *ld, pz_claim_t *c)
 }
 
 
-static int
+int
 pz_rereadable(pz_load_t *ld, unsigned file)
 {
     struct stat  sb;
 
+    if (file < ld->ncopies && ld->copy_fds[file] != -1) {
+        return 1;
+    }
+
     return !ld->from_stdin && strcmp(ld->files[file], "-") != 0
            && stat(ld->files[file], &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+
+/* the file to read a row of input "file" again from: it or its copy */
+
+const char *
+pz_reread_path(pz_load_t *ld, unsigned file)
+{
+    if (file < ld->ncopies && ld->copy_fds[file] != -1) {
+        snprintf(ld->copy_path, sizeof(ld->copy_path), "/proc/self/fd/%d",
+                 ld->copy_fds[file]);
+        return ld->copy_path;
+    }
+
+    return ld->files[file];
 }
 
 
@@ -317,7 +336,7 @@ pz_claims_reread(pz_load_t *ld, pz_claim_t *c, size_t n)
     rc = 0;
 
     for (i = 0; i < n && rc == 0; /* void */ ) {
-        in = fopen(ld->files[c[i].file], "r");
+        in = fopen(pz_reread_path(ld, c[i].file), "r");
 
         if (in == NULL) {
             pz_msg("%s: %s", ld->files[c[i].file], strerror(errno));

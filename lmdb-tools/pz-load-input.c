@@ -19,6 +19,7 @@ static int pz_next_line(pz_load_t *ld, FILE *in, char **buf, size_t *cap,
     ssize_t *len);
 static int pz_row(pz_load_t *ld, json_t *obj, const char *raw,
     size_t raw_len);
+static FILE *pz_input_copy(pz_load_t *ld, FILE *in);
 
 
 int
@@ -40,6 +41,16 @@ pz_input(pz_load_t *ld, const char *name)
         }
 
         ld->file = name;
+    }
+
+    if (ld->reject != NULL && ld->kind == PZ_ROW_PROFILE
+        && (ld->mode == PZ_MODE_REPLACE || ld->fresh)
+        && !pz_rereadable(ld, ld->file_idx))
+    {
+        in = pz_input_copy(ld, in);
+        if (in == NULL) {
+            return -1;
+        }
     }
 
     ld->line = 0;
@@ -67,6 +78,100 @@ pz_input(pz_load_t *ld, const char *name)
     }
 
     return rc;
+}
+
+
+/*
+ * Rows rejected for an alias claimed twice (-x) are known only once all
+ * rows are in, and go to the reject file as they were: read again from
+ * their file.  Input that cannot be read again (stdin, a pipe) is first
+ * copied into an unlinked file beside the new store, and read from there.
+ */
+
+static FILE *
+pz_input_copy(pz_load_t *ld, FILE *in)
+{
+    int     fd, *fds;
+    char    path[PATH_MAX + 32], *buf;
+    size_t  n;
+    FILE   *copy;
+
+    snprintf(path, sizeof(path), "%s/input-XXXXXX",
+             ld->fresh ? ld->st.dir : ld->gen_dir);
+
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd == -1) {
+        pz_msg("%s: %s", path, strerror(errno));
+        goto failed;
+    }
+
+    (void) unlink(path);
+
+    if (ld->file_idx >= ld->ncopies) {
+        fds = realloc(ld->copy_fds, (ld->file_idx + 1) * sizeof(int));
+        if (fds == NULL) {
+            goto nomem;
+        }
+
+        for (n = ld->ncopies; n <= ld->file_idx; n++) {
+            fds[n] = -1;
+        }
+
+        ld->copy_fds = fds;
+        ld->ncopies = ld->file_idx + 1;
+    }
+
+    buf = malloc(PZ_SORT_IO);
+    if (buf == NULL) {
+        goto nomem;
+    }
+
+    while ((n = fread(buf, 1, PZ_SORT_IO, in)) > 0) {
+        if (pz_write_all(fd, (unsigned char *) buf, n) != 0) {
+            free(buf);
+            pz_msg("%s: %s", path, strerror(errno));
+            goto failed;
+        }
+    }
+
+    free(buf);
+
+    if (ferror(in) || pz_interrupted) {
+        if (!pz_interrupted) {
+            pz_msg("%s: read failed: %s", ld->file, strerror(errno));
+        }
+
+        goto failed;
+    }
+
+    if (in != stdin) {
+        fclose(in);
+    }
+
+    ld->copy_fds[ld->file_idx] = fd;
+
+    copy = fopen(pz_reread_path(ld, ld->file_idx), "r");
+    if (copy == NULL) {
+        pz_msg("%s: %s", pz_reread_path(ld, ld->file_idx), strerror(errno));
+    }
+
+    return copy;
+
+nomem:
+
+    pz_msg("out of memory");
+
+failed:
+
+    if (fd != -1) {
+        close(fd);
+    }
+
+    if (in != stdin) {
+        fclose(in);
+    }
+
+    return NULL;
 }
 
 

@@ -20,7 +20,6 @@ static int pz_sort_run(pz_sorter_t *s, unsigned char *buf, pz_sent_t *ents,
     size_t n);
 static void *pz_sort_thread(void *arg);
 static int pz_sort_wait(pz_sorter_t *s, int stop);
-static int pz_write_all(int fd, const unsigned char *p, size_t len);
 static size_t pz_sent_size(const pz_sorter_t *s, const unsigned char *p,
     size_t have);
 static int pz_sort_next(pz_sorter_t *s, int r);
@@ -371,7 +370,7 @@ pz_sort_buffer(unsigned char *buf, pz_sent_t *ents, size_t n)
 }
 
 
-static int
+int
 pz_write_all(int fd, const unsigned char *p, size_t len)
 {
     ssize_t  n;

@@ -432,6 +432,14 @@ done:
 
     pz_sort_free(&ld->sorter);
     pz_sort_free(&ld->order);
+
+    for (i = 0; i < (int) ld->ncopies; i++) {
+        if (ld->copy_fds[i] != -1) {
+            close(ld->copy_fds[i]);
+        }
+    }
+
+    free(ld->copy_fds);
     pz_row_free(&ld->row);
     pz_json_arena_free();
     free(ld->seen);

@@ -298,6 +298,11 @@ struct pz_load_s {
     int                   in_csv;
     size_t                alias_rejects;
 
+    /* copies of input that cannot be read again (-x), by file index */
+    int                  *copy_fds;
+    size_t                ncopies;
+    char                  copy_path[64];
+
     pz_sorter_t           sorter;
 
     /* unsorted profiles of a build: sorted apart, then appended */
@@ -338,6 +343,7 @@ void pz_sent_key(pz_sent_t *e, const unsigned char *alias, size_t len);
 int pz_sort_reserve(pz_load_t *ld, pz_sorter_t *s, size_t mem, size_t need);
 int pz_sort_spill(pz_load_t *ld, pz_sorter_t *s);
 int pz_sort_finish(pz_load_t *ld, pz_sorter_t *s);
+int pz_write_all(int fd, const unsigned char *p, size_t len);
 void pz_sort_free(pz_sorter_t *s);
 
 /* pz-load-order.c */
@@ -350,6 +356,8 @@ int pz_order_finish(pz_load_t *ld);
 void pz_claim_set(pz_claim_t *c, const unsigned char *e);
 int pz_claim_add(pz_load_t *ld, const pz_claim_t *c);
 int pz_claims_settle(pz_load_t *ld);
+int pz_rereadable(pz_load_t *ld, unsigned file);
+const char *pz_reread_path(pz_load_t *ld, unsigned file);
 
 /* pz-load-modes.c */
 int pz_delete_one(pz_load_t *ld, const char *id, size_t len);

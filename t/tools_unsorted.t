@@ -5,7 +5,8 @@
 # sorter (lmdb-tools/pz-load-order.c) and are written once the input is
 # read.  Shuffled input gives the very store that sorted input gives;
 # duplicates, bad rows and alias conflicts are found and named as before,
-# by file and line; -x gets the rows as they were.  PZ_TEST_SORT_MEM makes
+# by file and line; -x gets the rows as they were, from a pipe too (its
+# input is copied).  PZ_TEST_SORT_MEM makes
 # the sorters small, so that their runs and merges are used.
 
 use strict;
@@ -129,6 +130,33 @@ is($st, 0, '-x: the later claim is rejected') or diag $out;
 is($t->read_file('claim.rej'), $claim[-1] . "\n",
    '-x: the reject file holds that row');
 ok(dumps("$dir/claim") eq $want, '-x: the store of the sorted input');
+
+# from a pipe, with -x, the input is copied: a row rejected for its alias
+# goes to the reject file as it was (CSV under its header)
+
+$t->write_file('claim.csv', join("\n",
+    'id,aliases,first_name',
+    'c2,login:2|email:2,"Two,',
+    'lines"',
+    'c1,login:1,One',
+    'c3,"email:2|login:3","Three,',
+    'more"') . "\n");
+
+my $load = $t->tool('pz-load');
+$out = `cat '$dir/claim.csv' | PZ_TEST_SORT_MEM=4096 '$load' -G 0 -R -F csv -d '$dir/pipe' -s '$dir/schema.json' -x '$dir/pipe.rej' 2>&1`;
+is($? >> 8, 0, 'a pipe with -x: loaded') or diag $out;
+like($out, qr/stdin:5: alias "email:2" of "c3" already belongs to "c2"/,
+     'a pipe: the later claim named by stdin and its first line');
+is($t->read_file('pipe.rej'),
+   qq(id,aliases,first_name\nc3,"email:2|login:3","Three,\nmore"\n),
+   'a pipe: the reject file holds the row as it was');
+($st, $out) = $t->run_tool('pz-dump', '-d', "$dir/pipe");
+is(join(',', $out =~ /"id":"(c\d)"/g), 'c1,c2', 'a pipe: c3 left the store');
+
+$out = `cat '$dir/claim.jsonl' | '$load' -G 0 -R -d '$dir/pipe2' -s '$dir/schema.json' -x '$dir/pipe2.rej' 2>&1`;
+is($? >> 8, 0, 'JSON from a pipe with -x: loaded') or diag $out;
+is($t->read_file('pipe2.rej'), $claim[-1] . "\n",
+   'JSON from a pipe: the reject file holds the line as it was');
 
 # CSV: a row over two lines, out of order and a duplicate
 
