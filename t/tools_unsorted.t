@@ -6,8 +6,8 @@
 # read.  Shuffled input gives the very store that sorted input gives;
 # duplicates, bad rows and alias conflicts are found and named as before,
 # by file and line; -x gets the rows as they were, from a pipe too (its
-# input is copied).  PZ_TEST_SORT_MEM makes
-# the sorters small, so that their runs and merges are used.
+# input is copied).  PZ_TEST_SORT_MEM makes the sorters small, so that
+# their runs and merges are used.
 
 use strict;
 use warnings;
