@@ -147,9 +147,12 @@ $(BUILD)/bench/scan-bench: bench/scan-bench.c ngx_personalize_module/ngx_persona
 	$(CC) -O2 -g -Wall -Wextra -Ingx_personalize_module -o $@ bench/scan-bench.c ngx_personalize_module/ngx_personalize_scan.c
 
 # The same Perl suite with the module under AddressSanitizer: the stock
-# nginx binary runs with the ASan runtime preloaded.
+# nginx binary runs with the ASan runtime preloaded.  The tools are built
+# with ASan and UBSan themselves.
+TOOLSAN := -fsanitize=address,undefined -fno-omit-frame-pointer
 asan:
-	$(MAKE) BUILD=build-asan MODCFLAGS="-fsanitize=address -fno-omit-frame-pointer" module tools
+	$(MAKE) BUILD=build-asan MODCFLAGS="-fsanitize=address -fno-omit-frame-pointer" \
+	    TOOLCFLAGS="$(TOOLCFLAGS) $(TOOLSAN)" CXX="$(CXX) $(TOOLSAN)" module tools
 	PZ_BUILD=$(TOP)/build-asan PZ_NGINX=$(NGINX_BIN) \
 	    PZ_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
 	    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \

@@ -15,7 +15,7 @@
 #   BENCH_CONNS           wrk connections [32]
 #   BENCH_BIG             size of the big page in bytes, 0 skips [1048576]
 #   BENCH_LOADER          1 runs bench/loader.sh (the loader figures) [1]
-#   BENCH_LOADER_N        profiles loaded by bench/loader.sh [1000000]
+#   BENCH_LOADER_N        profiles loaded by bench/loader.sh [10000000]
 #   BENCH_MDB_TIMEOUT     seconds for its stock mdb_load run [120]
 #   BENCH_SCENARIOS       comma separated subset of 1..9 [all]
 #   BENCH_REBUILD         1 rebuilds the stores (kept in BUILD/bench/store-N
@@ -52,7 +52,7 @@ my $SECONDS = env('BENCH_SECONDS', 4);
 my $CONNS = env('BENCH_CONNS', 32);
 my $BIG = env('BENCH_BIG', 1048576);
 my $LOADER = env('BENCH_LOADER', 1);
-my $LOADER_N = env('BENCH_LOADER_N', 1000000);
+my $LOADER_N = env('BENCH_LOADER_N', 10000000);
 my $MDB_TIMEOUT = env('BENCH_MDB_TIMEOUT', 120);
 my %ONLY = map { $_ => 1 } split /,/, ($ENV{BENCH_SCENARIOS} || '');
 
