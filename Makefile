@@ -166,8 +166,8 @@ $(BUILD)/fuzz/fuzz_%: t/fuzz/fuzz_%.c $(wildcard $(MODDIR)/ngx_personalize_*.[ch
 	clang-14 -O1 -g -fsanitize=fuzzer,address,undefined -I$(MODDIR) -o $@ $< \
 	    $(filter-out %.h,$(wildcard $(MODDIR)/ngx_personalize_*.c)) -lcrypto
 
-# pz-load's fast JSON path against the jansson path (pz_json_fast.h)
-FUZZERS += $(BUILD)/fuzz/fuzz_json_fast
+# pz-load's fast JSON path against the jansson path (pz_json_fast.h): it
+# links the tools' C and C++, not only the module's plain C
 FUZZFLAGS := -O1 -g -fsanitize=address,undefined -I$(MODDIR) -Ilmdb-tools
 
 $(BUILD)/fuzz/fuzz_json_fast: t/fuzz/fuzz_json_fast.c lmdb-tools/pz_json_fast.cc lmdb-tools/pz_json_fast.h $(TOOLCOMMON)

@@ -120,7 +120,6 @@ typedef struct {
 /* the alias sorter of a replace */
 
 #define PZ_SORT_MEM             (64 * 1024 * 1024)
-#define PZ_SORT_ENTS            (PZ_SORT_MEM / 32)
 #define PZ_SORT_IO              (1024 * 1024)
 #define PZ_SORT_ALIGN           (2 * 1024 * 1024)
 #define PZ_SORT_RUNS            256
