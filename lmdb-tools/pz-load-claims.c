@@ -205,9 +205,9 @@ pz_claims_settle(pz_load_t *ld)
 }
 
 
-/* a rejected row leaves the new store; for input that was not copied
- * (pz_input_copy() fails the load instead) the reject file would get the
- * row as the store had it, as a JSON line */
+/* a rejected row leaves the new store; stdin and pipes were copied
+ * (pz_input_copy()), but a file removed during the load cannot be read
+ * again: the reject file gets the row as the store had it, a JSON line */
 
 static int
 pz_claim_reject(pz_load_t *ld, pz_claim_t *c)
