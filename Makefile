@@ -54,7 +54,7 @@ deps:
 
 module: $(MODULE)
 
-$(BUILD)/nginx/Makefile: config Makefile
+$(BUILD)/nginx/objs/Makefile: config Makefile
 	rm -rf $(BUILD)/nginx
 	mkdir -p $(BUILD)
 	cp -r $(NGINX_SRC) $(BUILD)/nginx
@@ -65,9 +65,9 @@ $(BUILD)/nginx/Makefile: config Makefile
 	    { cat configure.log; exit 1; }
 
 # bash for the array in conf_flags
-$(BUILD)/nginx/Makefile: SHELL := /bin/bash
+$(BUILD)/nginx/objs/Makefile: SHELL := /bin/bash
 
-$(MODULE): $(BUILD)/nginx/Makefile $(MODSRCS)
+$(MODULE): $(BUILD)/nginx/objs/Makefile $(MODSRCS)
 	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
 	cp $(BUILD)/nginx/objs/ngx_http_personalize_module.so $@
 
