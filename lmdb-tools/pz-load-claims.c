@@ -213,11 +213,8 @@ static int
 pz_claim_reject(pz_load_t *ld, pz_claim_t *c)
 {
     int          rc;
-    size_t       pos;
     json_t      *obj;
-    MDB_val      key, val, akey, aval;
-    pz_field_t   f;
-    pz_bytes_t   item;
+    MDB_val      key, val;
 
     key.mv_data = c->id;
     key.mv_size = c->id_len;
@@ -243,37 +240,13 @@ pz_claim_reject(pz_load_t *ld, pz_claim_t *c)
         }
     }
 
-    if (pz_record_find(val.mv_data, val.mv_size, PZ_FIELD_ALIASES,
-                       sizeof(PZ_FIELD_ALIASES) - 1, &f) == PZ_OK
-        && f.value.len <= sizeof(ld->old_aliases))
-    {
-        memcpy(ld->old_aliases, f.value.data, f.value.len);
-        f.value.data = ld->old_aliases;
-        pos = 0;
+    /* it goes with the aliases that point to it */
 
-        while (pz_list_next(&f, &pos, &item)) {
-            akey.mv_data = (void *) item.data;
-            akey.mv_size = item.len;
-
-            rc = mdb_get(ld->txn, ld->st.dbi[PZ_ALIASES], &akey, &aval);
-
-            if (rc == 0 && aval.mv_size == key.mv_size
-                && memcmp(aval.mv_data, key.mv_data, key.mv_size) == 0)
-            {
-                rc = mdb_del(ld->txn, ld->st.dbi[PZ_ALIASES], &akey, NULL);
-            }
-
-            if (rc != 0 && rc != MDB_NOTFOUND) {
-                pz_msg("mdb_del(aliases) failed: %s", mdb_strerror(rc));
-                return -1;
-            }
-        }
-    }
-
-    rc = mdb_del(ld->txn, ld->st.dbi[PZ_PROFILES], &key, NULL);
+    rc = pz_delete_profile(ld, &key);
 
     if (rc != 0) {
-        pz_msg("mdb_del(profiles) failed: %s", mdb_strerror(rc));
+        pz_msg("%.*s: deleting the profile failed: %s", (int) c->id_len,
+               c->id, mdb_strerror(rc));
         return -1;
     }
 

@@ -6,10 +6,9 @@
 #include "pz-load.h"
 
 
-static int pz_delete_profile(pz_load_t *ld, MDB_val *id);
+/* a profile and the aliases that point to it; an LMDB error code */
 
-
-static int
+int
 pz_delete_profile(pz_load_t *ld, MDB_val *id)
 {
     int         rc;

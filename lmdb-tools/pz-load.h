@@ -359,6 +359,7 @@ int pz_rereadable(pz_load_t *ld, unsigned file);
 const char *pz_reread_path(pz_load_t *ld, unsigned file);
 
 /* pz-load-modes.c */
+int pz_delete_profile(pz_load_t *ld, MDB_val *id);
 int pz_delete_one(pz_load_t *ld, const char *id, size_t len);
 int pz_retain(pz_load_t *ld);
 
