@@ -171,12 +171,9 @@ pz_order_entry(pz_load_t *ld, const MDB_val *id, const MDB_val *rec,
     const char *raw, size_t raw_len, unsigned flags)
 {
     size_t          need;
-    uint16_t        u16;
     uint32_t        u32[2];
-    pz_sent_t      *e;
     pz_sorter_t    *s;
     unsigned char  *p;
-    unsigned long   first, lines;
 
     s = &ld->order;
     s->profiles = 1;
@@ -187,31 +184,8 @@ pz_order_entry(pz_load_t *ld, const MDB_val *id, const MDB_val *rec,
         return -1;
     }
 
-    if (flags & PZ_OENT_MOVED) {
-        first = 0;
-        lines = 0;
-
-    } else {
-        first = ld->in_csv ? ld->row_line : ld->line;
-        lines = ld->line - first + 1;
-    }
-
-    p = s->buf + s->len;
-
-    u16 = (uint16_t) id->mv_size;
-    memcpy(p, &u16, 2);
-    u16 = 0;
-    memcpy(p + 2, &u16, 2);
-    u32[0] = (uint32_t) first;
-    memcpy(p + 4, u32, 4);
-    u16 = (uint16_t) ld->file_idx;
-    memcpy(p + 8, &u16, 2);
-    u16 = (uint16_t) (lines > 0xffff ? 0xffff : lines);
-    memcpy(p + 10, &u16, 2);
-
-    p += PZ_SENT_HDR;
-    memcpy(p, id->mv_data, id->mv_size);
-    p += id->mv_size;
+    p = pz_sort_entry(ld, s, id->mv_data, id->mv_size, 0, need,
+                      flags & PZ_OENT_MOVED);
 
     u32[0] = (uint32_t) rec->mv_size;
     u32[1] = (uint32_t) raw_len;
@@ -224,11 +198,6 @@ pz_order_entry(pz_load_t *ld, const MDB_val *id, const MDB_val *rec,
     if (raw_len) {
         memcpy(p + rec->mv_size, raw, raw_len);
     }
-
-    e = &s->ents[s->n++];
-    pz_sent_key(e, p - PZ_OENT_LENS - id->mv_size, id->mv_size);
-    e->off = (uint32_t) s->len;
-    s->len += need;
 
     return 0;
 }

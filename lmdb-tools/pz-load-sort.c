@@ -12,6 +12,7 @@ static const unsigned char  *pz_sort_base;
 static int pz_sent_cmp(const pz_sent_t *a, const pz_sent_t *b);
 static int pz_sent_order(const unsigned char *a, const unsigned char *b);
 static int pz_sort_cmp(const void *a, const void *b);
+static void pz_sent_key(pz_sent_t *e, const unsigned char *key, size_t len);
 static unsigned pz_sent_digit(const pz_sent_t *e, unsigned depth);
 static void pz_sort_radix(pz_sent_t *a, size_t n, unsigned depth);
 static void *pz_sort_alloc(size_t size);
@@ -279,12 +280,8 @@ int
 pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
 {
     size_t          need;
-    uint16_t        u16;
-    uint32_t        u32;
-    pz_sent_t      *e;
     pz_sorter_t    *s;
     unsigned char  *p;
-    unsigned long   first, lines;
 
     s = &ld->sorter;
 
@@ -294,15 +291,40 @@ pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
         return -1;
     }
 
-    p = s->buf + s->len;
+    p = pz_sort_entry(ld, s, alias->data, alias->len, ld->row.id_len,
+                      need, 0);
+    memcpy(p, ld->row.id, ld->row.id_len);
+
+    return 0;
+}
+
+
+/*
+ * An entry of "need" bytes (pz_sort_reserve() made room) for the row of
+ * ld: the header, the key, and its index entry; the rest is the caller's,
+ * from the pointer returned.  A row moved from the store (pz-load-order.c)
+ * has no line, and comes before every row read after it.
+ */
+
+unsigned char *
+pz_sort_entry(pz_load_t *ld, pz_sorter_t *s, const void *key,
+    size_t key_len, size_t id_len, size_t need, int moved)
+{
+    uint16_t        u16;
+    uint32_t        u32;
+    pz_sent_t      *e;
+    unsigned char  *p;
+    unsigned long   first, lines;
 
     /* a CSV row may span lines: -x may have to copy them all */
-    first = ld->in_csv ? ld->row_line : ld->line;
-    lines = ld->line - first + 1;
+    first = moved ? 0 : ld->in_csv ? ld->row_line : ld->line;
+    lines = moved ? 0 : ld->line - first + 1;
 
-    u16 = (uint16_t) alias->len;
+    p = s->buf + s->len;
+
+    u16 = (uint16_t) key_len;
     memcpy(p, &u16, 2);
-    u16 = (uint16_t) ld->row.id_len;
+    u16 = (uint16_t) id_len;
     memcpy(p + 2, &u16, 2);
     u32 = (uint32_t) first;
     memcpy(p + 4, &u32, 4);
@@ -310,15 +332,14 @@ pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
     memcpy(p + 8, &u16, 2);
     u16 = (uint16_t) (lines > 0xffff ? 0xffff : lines);
     memcpy(p + 10, &u16, 2);
-    memcpy(p + PZ_SENT_HDR, alias->data, alias->len);
-    memcpy(p + PZ_SENT_HDR + alias->len, ld->row.id, ld->row.id_len);
+    memcpy(p + PZ_SENT_HDR, key, key_len);
 
     e = &s->ents[s->n++];
-    pz_sent_key(e, alias->data, alias->len);
+    pz_sent_key(e, p + PZ_SENT_HDR, key_len);
     e->off = (uint32_t) s->len;
     s->len += need;
 
-    return 0;
+    return p + PZ_SENT_HDR + key_len;
 }
 
 
@@ -330,7 +351,7 @@ pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias)
 
 /* the first 16 bytes, zero padded, as two big-endian numbers */
 
-void
+static void
 pz_sent_key(pz_sent_t *e, const unsigned char *alias, size_t len)
 {
     uint64_t       k[2];

@@ -338,7 +338,8 @@ int pz_input_pipe(pz_load_t *ld, FILE *in);
 
 /* pz-load-sort.c */
 int pz_sort_add(pz_load_t *ld, const pz_bytes_t *alias);
-void pz_sent_key(pz_sent_t *e, const unsigned char *alias, size_t len);
+unsigned char *pz_sort_entry(pz_load_t *ld, pz_sorter_t *s, const void *key,
+    size_t key_len, size_t id_len, size_t need, int moved);
 int pz_sort_reserve(pz_load_t *ld, pz_sorter_t *s, size_t mem, size_t need);
 int pz_sort_spill(pz_load_t *ld, pz_sorter_t *s);
 int pz_sort_finish(pz_load_t *ld, pz_sorter_t *s);
