@@ -24,6 +24,8 @@ static void pz_json_brief(json_t *v, char *buf, size_t size);
 static int pz_value(pz_row_t *row, pz_field_in_t *f, const pz_col_t *col,
     json_t *v, int csv);
 static const char *pz_num_text(pz_row_t *row, json_t *v);
+static pz_field_in_t *pz_row_reserved(pz_row_t *row, const char *name,
+    int type);
 static void pz_on_signal(int signo);
 
 
@@ -1457,6 +1459,23 @@ pz_json_to_row(pz_row_t *row, json_t *obj, const pz_schema_t *s, int kind,
 }
 
 
+/* a reserved field added to the row, its value left to the caller */
+
+static pz_field_in_t *
+pz_row_reserved(pz_row_t *row, const char *name, int type)
+{
+    pz_field_in_t  *f;
+
+    f = &row->fields[row->nfields++];
+    memset(f, 0, sizeof(pz_field_in_t));
+    f->name.data = (const unsigned char *) name;
+    f->name.len = strlen(name);
+    f->type = type;
+
+    return f;
+}
+
+
 /*
  * The row's fields (items in place) to row->rec, the reserved fields of a
  * profile added: 0, or -1 with row->err set.
@@ -1473,23 +1492,13 @@ pz_row_finish(pz_row_t *row, int kind)
     /* the reserved fields */
 
     if (kind == PZ_ROW_PROFILE) {
-        f = &row->fields[row->nfields];
-        memset(f, 0, sizeof(pz_field_in_t));
-        f->name.data = (const unsigned char *) PZ_FIELD_UPDATED_AT;
-        f->name.len = sizeof(PZ_FIELD_UPDATED_AT) - 1;
-        f->type = PZ_T_TIME;
+        f = pz_row_reserved(row, PZ_FIELD_UPDATED_AT, PZ_T_TIME);
         f->num = row->updated_at;
-        row->nfields++;
 
         if (row->naliases) {
-            f = &row->fields[row->nfields];
-            memset(f, 0, sizeof(pz_field_in_t));
-            f->name.data = (const unsigned char *) PZ_FIELD_ALIASES;
-            f->name.len = sizeof(PZ_FIELD_ALIASES) - 1;
-            f->type = PZ_T_LIST;
+            f = pz_row_reserved(row, PZ_FIELD_ALIASES, PZ_T_LIST);
             f->items = row->aliases;
             f->nitems = row->naliases;
-            row->nfields++;
         }
     }
 
