@@ -91,10 +91,12 @@ pz_input(pz_load_t *ld, const char *name)
 static FILE *
 pz_input_copy(pz_load_t *ld, FILE *in)
 {
-    int     fd, *fds;
-    char    path[PATH_MAX + 32], *buf;
-    size_t  n;
-    FILE   *copy;
+    int             fd, *fds;
+    char            path[PATH_MAX + 32], *buf;
+    size_t          n;
+    ssize_t         r;
+    FILE           *copy;
+    struct pollfd   pfd;
 
     snprintf(path, sizeof(path), "%s/input-XXXXXX",
              ld->fresh ? ld->st.dir : ld->gen_dir);
@@ -126,23 +128,46 @@ pz_input_copy(pz_load_t *ld, FILE *in)
         goto nomem;
     }
 
-    while ((n = fread(buf, 1, PZ_SORT_IO, in)) > 0) {
-        if (pz_write_all(fd, (unsigned char *) buf, n) != 0) {
+    /* a quiet pipe must not keep a signal waiting (an fread() there did
+     * not come back): poll() looks at pz_interrupted ten times a second */
+
+    pfd.fd = fileno(in);
+    pfd.events = POLLIN;
+
+    for ( ;; ) {
+        if (pz_interrupted) {
             free(buf);
+            goto failed;
+        }
+
+        if (poll(&pfd, 1, 100) <= 0) {
+            continue;
+        }
+
+        r = read(pfd.fd, buf, PZ_SORT_IO);
+
+        if (r == 0) {
+            break;
+        }
+
+        if (r == -1) {
+            if (errno == EINTR || errno == EAGAIN) {
+                continue;
+            }
+
+            pz_msg("%s: read failed: %s", ld->file, strerror(errno));
+            free(buf);
+            goto failed;
+        }
+
+        if (pz_write_all(fd, (unsigned char *) buf, (size_t) r) != 0) {
             pz_msg("%s: %s", path, strerror(errno));
+            free(buf);
             goto failed;
         }
     }
 
     free(buf);
-
-    if (ferror(in) || pz_interrupted) {
-        if (!pz_interrupted) {
-            pz_msg("%s: read failed: %s", ld->file, strerror(errno));
-        }
-
-        goto failed;
-    }
 
     if (in != stdin) {
         fclose(in);

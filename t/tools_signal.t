@@ -82,7 +82,9 @@ my $before = snapshot();
 my @gens = gens();
 
 for my $case (['INT', '-j', '0'], ['TERM', '-j', '0'], ['INT'], ['TERM'],
-              ['INT', '-R'], ['TERM', '-R', '-j', '0'])
+              ['INT', '-R'], ['TERM', '-R', '-j', '0'],
+              # with -x a pipe is copied before it is read (pz_input_copy)
+              ['INT', '-R', '-x', "$dir/rejects"])
 {
     my ($signal, @args) = @$case;
     my $name = "SIG$signal" . (@args ? " (@args)" : '');
